@@ -1,0 +1,64 @@
+"""RFC 9457 problem details: the body of every API error.
+
+``{"type": "urn:studiobook:problem:<code>", "title", "status", "detail", "code",
+"errors": [{"field", "rule", "message"}]}`` with Content-Type ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+
+from studiobook.bookings import errors as booking_errors
+from studiobook.studios import errors as studio_errors
+
+CONTENT_TYPE = "application/problem+json"
+
+# Domain error code -> HTTP status. Anything unlisted that is a Conflict is a 409.
+STATUS_BY_ERROR: dict[type, int] = {
+    studio_errors.InvalidInput: 422,
+    studio_errors.NotFound: 404,
+    studio_errors.Forbidden: 403,
+    studio_errors.Conflict: 409,
+    booking_errors.ResourceBusy: 409,
+}
+
+TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+def problem(status: int, detail: str, *, code: str, errors: list[dict] | None = None,
+            title: str | None = None, **extra) -> HttpResponse:
+    """An ``application/problem+json`` response. ``errors`` items name ``field`` and
+    ``rule``; ``extra`` members are added as RFC 9457 extension members."""
+    body = {
+        "type": f"urn:studiobook:problem:{code}",
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+
+
+def from_domain_error(error: studio_errors.DomainError) -> HttpResponse:
+    status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(error, cls)), 400)
+    errors = None
+    if error.field:
+        errors = [{"field": error.field, "rule": getattr(error, "rule", error.code),
+                   "message": error.message}]
+    return problem(status, error.message, code=error.code, errors=errors, **error.extra)

@@ -1,0 +1,71 @@
+"""Lookups shared by the routers: tenant-scoped, 404 for anything outside the tenant."""
+
+from __future__ import annotations
+
+from django.db.models import Model
+
+from studiobook.bookings.models import Booking
+from studiobook.studios.errors import NotFound
+from studiobook.studios.models import Studio
+from studiobook.studios.permissions import is_team
+
+
+def get_studio(slug: str) -> Studio:
+    studio = Studio.objects.filter(slug=slug).first()
+    if studio is None:
+        raise NotFound(f"studio '{slug}' not found")
+    return studio
+
+
+def get_in_studio(model: type[Model], studio: Studio, pk: int, field: str = "id"):
+    row = model.objects.filter(studio=studio, pk=pk).first()
+    if row is None:
+        raise NotFound(f"{model._meta.verbose_name} {pk} not found at this studio", field=field)
+    return row
+
+
+BOOKING_RELATED = ("studio", "service")
+BOOKING_PREFETCH = ("assignments__staff", "line_items")
+
+
+def bookings_queryset():
+    return Booking.objects.select_related(*BOOKING_RELATED).prefetch_related(*BOOKING_PREFETCH)
+
+
+def get_booking_for(user, code: str, studio: Studio | None = None) -> Booking:
+    """The booking ``code`` if ``user`` is its artist or on its studio's team; 404 otherwise
+    (never 403: another tenant's codes do not exist for you)."""
+    query = bookings_queryset().filter(code=code)
+    if studio is not None:
+        query = query.filter(studio=studio)
+    booking = query.first()
+    if booking is None or not (booking.user_id == user.id or is_team(user, booking.studio)):
+        raise NotFound(f"booking {code} not found", field="code")
+    return booking
+
+
+def booking_out(booking: Booking) -> dict:
+    return {
+        "code": booking.code,
+        "studio": booking.studio.slug,
+        "status": booking.status,
+        "source": booking.source,
+        "service_id": booking.service_id,
+        "service_name": booking.service.name,
+        "start_at": booking.start_at,
+        "end_at": booking.end_at,
+        "time_zone": booking.studio.time_zone,
+        "room_id": booking.room_id,
+        "staff": [{"id": a.staff_id, "display_name": a.staff.display_name, "role": a.role}
+                  for a in booking.assignments.all()],
+        "line_items": [{"description": li.description, "quantity": li.quantity,
+                        "unit_price_cents": li.unit_price_minor,
+                        "total_cents": li.total_minor} for li in booking.line_items.all()],
+        "currency": booking.currency,
+        "subtotal_cents": booking.subtotal_minor,
+        "total_cents": booking.total_minor,
+        "notes": booking.notes,
+        "is_override": booking.is_override,
+        "status_reason": booking.status_reason,
+        "created_at": booking.created_at,
+    }

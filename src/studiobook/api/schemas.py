@@ -1,0 +1,374 @@
+"""Request and response shapes of the JSON API. Instants are ISO 8601 with an offset on the
+way in (naive ones are refused) and UTC (``Z``) on the way out; money is integer minor units
+(``*_cents``, the names recording-studio-prd.md section 8 uses) with an ISO 4217 currency."""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from datetime import datetime, time
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import AwareDatetime, EmailStr, model_validator
+
+Minutes = Annotated[int, Field(gt=0, le=24 * 60)]
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Weekday = Annotated[int, Field(ge=1, le=7)]
+MAX_SEARCH_DAYS = 62
+
+
+class Message(Schema):
+    detail: str
+
+
+# --- auth ----------------------------------------------------------------------------------
+
+class RegisterIn(Schema):
+    email: EmailStr
+    password: Annotated[str, Field(min_length=8, max_length=128)]
+    name: Annotated[str, Field(min_length=1, max_length=150)]
+
+
+class LoginIn(Schema):
+    email: EmailStr
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class MembershipOut(Schema):
+    studio: str
+    role: str
+
+
+class UserOut(Schema):
+    id: int
+    email: str
+    name: str
+    memberships: list[MembershipOut]
+
+
+class TokenOut(Schema):
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    user: UserOut
+
+
+class SessionOut(Schema):
+    user: UserOut | None
+
+
+# --- public studio data --------------------------------------------------------------------
+
+class StudioOut(Schema):
+    slug: str
+    name: str
+    time_zone: str
+    currency: str
+    address: str
+    city: str
+    latitude: float | None
+    longitude: float | None
+    description: str
+    hold_minutes: int
+    max_active_holds: int
+    lead_time_minutes: int
+    horizon_days: int
+    slot_grid_minutes: int
+    requires_approval: bool
+
+
+class RoomOut(Schema):
+    id: int
+    name: str
+    description: str
+    capacity: int
+    tags: list[str]
+    equipment: list[str]
+    color: str
+    is_active: bool
+
+
+class ServiceOut(Schema):
+    id: int
+    name: str
+    description: str
+    default_duration_minutes: int
+    min_duration_minutes: int
+    max_duration_minutes: int
+    duration_step_minutes: int
+    price_unit: str
+    base_price_cents: int = Field(alias="base_price_minor")
+    requires_room: bool
+    room_tags: list[str]
+    requires_engineer: bool
+    staff_skill_required: str
+    requires_approval: bool
+    deposit_percent: int
+    is_active: bool
+
+
+class StaffOut(Schema):
+    id: int
+    display_name: str
+    skills: list[str]
+    hourly_rate_cents: int = Field(alias="hourly_rate_minor")
+    is_active: bool
+
+
+# --- availability, quotes, holds -----------------------------------------------------------
+
+class SearchIn(Schema):
+    """Either ``date`` (a local date in the studio's zone) or ``from``/``to`` (instants)."""
+
+    date: Date | None = None
+    from_: AwareDatetime | None = Field(None, alias="from")
+    to: AwareDatetime | None = None
+    duration_min: Minutes
+    service_id: int | None = None
+    room_id: int | None = None
+    staff_skill: Annotated[str, Field(max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def one_range(self):
+        if self.date is not None and (self.from_ or self.to):
+            raise ValueError("give either date or from/to, not both")
+        if self.date is None and not (self.from_ and self.to):
+            raise ValueError("give date, or both from and to")
+        if self.from_ and self.to:
+            if self.to <= self.from_:
+                raise ValueError("to must be after from")
+            if (self.to - self.from_).days > MAX_SEARCH_DAYS:
+                raise ValueError(f"from/to may span at most {MAX_SEARCH_DAYS} days")
+        return self
+
+
+class SlotOut(Schema):
+    start_at: datetime
+    end_at: datetime
+    room_id: int | None
+    staff_ids: list[int]
+    price_cents: int
+
+
+class SearchOut(Schema):
+    time_zone: str
+    currency: str
+    service_id: int
+    duration_min: int
+    slots: list[SlotOut]
+
+
+class SlotIn(Schema):
+    service_id: int
+    start_at: AwareDatetime
+    duration_min: Minutes
+    room_id: int | None = None
+    staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
+
+
+class QuoteOut(Schema):
+    currency: str
+    subtotal_cents: int
+    taxes_cents: int
+    total_cents: int
+    deposit_cents: int
+    balance_cents: int
+    policy_summary: str
+
+
+class HoldOut(Schema):
+    hold_id: str
+    expires_at: datetime
+    start_at: datetime
+    end_at: datetime
+    room_id: int | None
+    staff_ids: list[int]
+
+
+# --- bookings ------------------------------------------------------------------------------
+
+class BookingIn(Schema):
+    """From a hold (``hold_id``) or directly (``studio`` + ``service_id``, ``start_at``,
+    ``duration_min``). ``override`` (admins) books over a conflict."""
+
+    hold_id: Annotated[str, Field(max_length=32)] | None = None
+    studio: Annotated[str, Field(max_length=64)] | None = None
+    service_id: int | None = None
+    start_at: AwareDatetime | None = None
+    duration_min: Minutes | None = None
+    room_id: int | None = None
+    staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
+    notes: Annotated[str, Field(max_length=2000)] = ""
+    override: bool = False
+
+    @model_validator(mode="after")
+    def hold_or_slot(self):
+        if self.hold_id is None:
+            missing = [n for n in ("studio", "service_id", "start_at", "duration_min")
+                       if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"without hold_id, {', '.join(missing)} required")
+        return self
+
+
+class ReasonIn(Schema):
+    reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class ApproveIn(Schema):
+    message: Annotated[str, Field(max_length=2000)] = ""
+
+
+class AssignStaffIn(Schema):
+    staff_ids: Annotated[list[int], Field(max_length=4)]
+    override: bool = False
+
+
+class BookingStaffOut(Schema):
+    id: int
+    display_name: str
+    role: str
+
+
+class LineItemOut(Schema):
+    description: str
+    quantity: int
+    unit_price_cents: int
+    total_cents: int
+
+
+class BookingOut(Schema):
+    code: str
+    studio: str
+    status: str
+    source: str
+    service_id: int
+    service_name: str
+    start_at: datetime
+    end_at: datetime
+    time_zone: str
+    room_id: int | None
+    staff: list[BookingStaffOut]
+    line_items: list[LineItemOut]
+    currency: str
+    subtotal_cents: int
+    total_cents: int
+    notes: str
+    is_override: bool
+    status_reason: str
+    created_at: datetime
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+class CalendarItemOut(Schema):
+    kind: Literal["booking", "hold", "blackout"]
+    start_at: datetime
+    end_at: datetime
+    blocked_from: datetime | None = None
+    blocked_to: datetime | None = None
+    label: str
+    booking_code: str | None = None
+    status: str | None = None
+    is_conflict: bool = False
+
+
+class CalendarLaneOut(Schema):
+    id: int
+    name: str
+    items: list[CalendarItemOut]
+
+
+class CalendarOut(Schema):
+    time_zone: str
+    group_by: str
+    lanes: list[CalendarLaneOut]
+
+
+class RoomIn(Schema):
+    name: Name
+    description: Annotated[str, Field(max_length=2000)] = ""
+    capacity: Annotated[int, Field(ge=1, le=1000)] = 1
+    tags: list[Annotated[str, Field(max_length=40)]] = []
+    equipment: list[Annotated[str, Field(max_length=120)]] = []
+    color: Annotated[str, Field(max_length=16)] = ""
+    is_active: bool = True
+
+
+class ServiceIn(Schema):
+    name: Name
+    description: Annotated[str, Field(max_length=2000)] = ""
+    default_duration_minutes: Minutes = 60
+    min_duration_minutes: Minutes = 60
+    max_duration_minutes: Minutes = 480
+    duration_step_minutes: Minutes = 60
+    price_unit: Literal["hour", "session"] = "hour"
+    base_price_minor: Annotated[int, Field(ge=0, le=10**9, alias="base_price_cents")] = 0
+    requires_room: bool = True
+    room_tags: list[Annotated[str, Field(max_length=40)]] = []
+    requires_engineer: bool = False
+    staff_skill_required: Annotated[str, Field(max_length=64)] = ""
+    requires_approval: bool = False
+    deposit_percent: Annotated[int, Field(ge=0, le=100)] = 0
+    is_active: bool = True
+
+
+class StaffIn(Schema):
+    email: EmailStr
+    display_name: Annotated[str, Field(min_length=1, max_length=150)]
+    skills: list[Annotated[str, Field(max_length=64)]] = []
+    hourly_rate_minor: Annotated[int, Field(ge=0, le=10**8, alias="hourly_rate_cents")] = 0
+    role: Literal["staff", "admin"] = "staff"
+
+
+class StaffUpdateIn(Schema):
+    display_name: Annotated[str, Field(min_length=1, max_length=150)] | None = None
+    skills: list[Annotated[str, Field(max_length=64)]] | None = None
+    hourly_rate_minor: int | None = Field(None, ge=0, le=10**8, alias="hourly_rate_cents")
+    is_active: bool | None = None
+
+
+class ScheduleRuleIn(Schema):
+    target_type: Literal["studio", "room", "staff"]
+    room_id: int | None = None
+    staff_id: int | None = None
+    weekdays: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    start_time: time
+    end_time: time
+    effective_from: Date | None = None
+    effective_to: Date | None = None
+
+
+class ScheduleRuleOut(ScheduleRuleIn):
+    id: int
+
+
+class BlackoutIn(Schema):
+    target_type: Literal["studio", "room", "staff"]
+    room_id: int | None = None
+    staff_id: int | None = None
+    start_at: AwareDatetime
+    end_at: AwareDatetime
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class BlackoutOut(Schema):
+    id: int
+    target_type: str
+    room_id: int | None
+    staff_id: int | None
+    start_at: datetime
+    end_at: datetime
+    reason: str
+
+
+class BufferIn(Schema):
+    scope: Literal["room", "service", "staff"]
+    room_id: int | None = None
+    service_id: int | None = None
+    staff_id: int | None = None
+    before_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 0
+    after_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 0
+
+
+class BufferOut(BufferIn):
+    id: int

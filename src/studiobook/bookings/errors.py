@@ -1,0 +1,32 @@
+"""Booking domain errors (stable ``code`` strings; the API maps them to HTTP statuses)."""
+
+from __future__ import annotations
+
+from studiobook.studios.errors import Conflict
+
+
+class SlotUnavailable(Conflict):
+    """The slot cannot be held or booked. ``extra["reason"]`` is the core's rule code
+    (lead_time, horizon, off_grid, outside_hours, blackout, busy, no_engineer)."""
+
+    code = "slot_unavailable"
+
+
+class IllegalTransition(Conflict):
+    """A booking cannot move from its status by this action (see ``TRANSITIONS``)."""
+
+    code = "illegal_transition"
+
+
+class HoldLimitReached(Conflict):
+    code = "hold_limit_reached"
+
+
+class HoldNotActive(Conflict):
+    code = "hold_not_active"
+
+
+class ResourceBusy(Conflict):
+    """Another request held the room or engineer for longer than the lock timeout."""
+
+    code = "resource_busy"

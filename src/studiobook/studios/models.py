@@ -1,0 +1,305 @@
+"""Tenants and their resources.
+
+Every tenant row hangs off a ``Studio``; tenant queries go through ``for_studio`` querysets so
+that another studio's id gives 404. Weekdays are ISO 8601 numbers (1 = Monday ... 7 = Sunday)
+everywhere, as in ``studiobook.scheduling``. Money is integer minor units in the studio's
+ISO 4217 currency. Instants are UTC; ``Studio.time_zone`` is the IANA zone that wall-clock
+times (schedule rules, forms, emails) are read in.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class StudioScopedQuerySet(models.QuerySet):
+    def for_studio(self, studio: Studio) -> StudioScopedQuerySet:
+        return self.filter(studio=studio)
+
+
+class Studio(models.Model):
+    """A studio (the tenant) and its booking settings (recording-studio-prd.md section 7).
+
+    Settings are in minutes unless named otherwise: ``hold_minutes`` is how long a hold
+    blocks its slot, ``lead_time_minutes`` the minimum notice, ``horizon_days`` how far ahead
+    one may book, ``slot_grid_minutes`` the spacing of offered start times,
+    ``max_active_holds`` how many live holds one artist may keep at this studio.
+    """
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, help_text="IANA zone, e.g. America/Toronto")
+    currency = models.CharField(max_length=3, default="CAD", help_text="ISO 4217 code")
+    address = models.CharField(max_length=300, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    description = models.TextField(blank=True)
+
+    hold_minutes = models.PositiveIntegerField(default=10)
+    max_active_holds = models.PositiveIntegerField(default=3)
+    lead_time_minutes = models.PositiveIntegerField(default=120)
+    horizon_days = models.PositiveIntegerField(default=90)
+    slot_grid_minutes = models.PositiveIntegerField(default=15)
+    requires_approval = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slot_grid_minutes__gt=0), name="studio_grid_positive"
+            ),
+            models.CheckConstraint(condition=Q(hold_minutes__gt=0), name="studio_hold_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role at a studio. Artists need no membership: anyone signed in may book."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        STAFF = "staff", "Staff"
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["studio", "user"], name="membership_unique")
+        ]
+
+
+class Room(models.Model):
+    """A bookable room. ``tags`` (e.g. ["tracking", "vocal"]) match ``Service.room_tags``."""
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="rooms")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    capacity = models.PositiveIntegerField(default=1)
+    tags = models.JSONField(default=list, blank=True)
+    equipment = models.JSONField(default=list, blank=True)
+    color = models.CharField(max_length=16, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    objects = StudioScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["studio", "name"], name="room_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_tags(self, required: list[str]) -> bool:
+        return set(required).issubset(self.tags or [])
+
+
+class StaffMember(models.Model):
+    """An engineer or producer working at a studio, with ``skills`` (e.g. ["mixing"]) that
+    match ``Service.staff_skill_required`` and an hourly rate in minor units."""
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profiles"
+    )
+    display_name = models.CharField(max_length=150)
+    skills = models.JSONField(default=list, blank=True)
+    hourly_rate_minor = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    objects = StudioScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["studio", "user"], name="staff_unique")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def has_skill(self, skill: str) -> bool:
+        return not skill or skill in (self.skills or [])
+
+
+class Service(models.Model):
+    """Something an artist books: a recording session, a mixing session, a podcast hour.
+
+    Durations are minutes: a booking's duration lies in [min, max] and is a multiple of
+    ``duration_step_minutes`` (recording-studio-prd.md section 7.4). ``base_price_minor`` is
+    per hour or per session (``price_unit``). A service may need a room (with all of
+    ``room_tags``), an engineer (with ``staff_skill_required``), or both.
+    """
+
+    class PriceUnit(models.TextChoices):
+        HOUR = "hour", "per hour"
+        SESSION = "session", "per session"
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    default_duration_minutes = models.PositiveIntegerField(default=60)
+    min_duration_minutes = models.PositiveIntegerField(default=60)
+    max_duration_minutes = models.PositiveIntegerField(default=480)
+    duration_step_minutes = models.PositiveIntegerField(default=60)
+    price_unit = models.CharField(max_length=16, choices=PriceUnit.choices, default="hour")
+    base_price_minor = models.PositiveIntegerField(default=0)
+    requires_room = models.BooleanField(default=True)
+    room_tags = models.JSONField(default=list, blank=True)
+    requires_engineer = models.BooleanField(default=False)
+    staff_skill_required = models.CharField(max_length=64, blank=True)
+    requires_approval = models.BooleanField(default=False)
+    deposit_percent = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    objects = StudioScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["studio", "name"], name="service_name_unique"),
+            models.CheckConstraint(
+                condition=Q(duration_step_minutes__gt=0), name="service_step_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_duration_minutes__lte=models.F("max_duration_minutes")),
+                name="service_min_le_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(deposit_percent__lte=100), name="service_deposit_percent_le_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Target(models.TextChoices):
+    STUDIO = "studio", "Studio"
+    ROOM = "room", "Room"
+    STAFF = "staff", "Staff"
+
+
+def _target_constraint(name: str) -> models.CheckConstraint:
+    """Exactly the foreign key that ``target_type`` names is set."""
+    return models.CheckConstraint(
+        condition=(
+            Q(target_type="studio", room__isnull=True, staff__isnull=True)
+            | Q(target_type="room", room__isnull=False, staff__isnull=True)
+            | Q(target_type="staff", room__isnull=True, staff__isnull=False)
+        ),
+        name=name,
+    )
+
+
+class ScheduleRule(models.Model):
+    """Weekly working hours of the studio, a room or a staff member, as local wall-clock
+    times in the studio's zone. ``weekdays`` is a list of ISO numbers (1 = Monday).
+    ``end_time <= start_time`` means the window runs past midnight. Effective dates are
+    inclusive. A room or engineer with no rules follows the studio's hours; a studio with no
+    rules is closed."""
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="schedule_rules")
+    target_type = models.CharField(max_length=16, choices=Target.choices)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, null=True, blank=True)
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, null=True, blank=True)
+    weekdays = models.JSONField()
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    effective_from = models.DateField(null=True, blank=True)
+    effective_to = models.DateField(null=True, blank=True)
+
+    objects = StudioScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [_target_constraint("schedule_rule_target")]
+
+
+class Blackout(models.Model):
+    """A period when the studio, a room or a staff member is unavailable (holiday,
+    maintenance, sick day). UTC instants, half-open [start_at, end_at)."""
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="blackouts")
+    target_type = models.CharField(max_length=16, choices=Target.choices)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, null=True, blank=True)
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, null=True, blank=True)
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    objects = StudioScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start_at", "id"]
+        constraints = [
+            _target_constraint("blackout_target"),
+            models.CheckConstraint(
+                condition=Q(end_at__gt=models.F("start_at")), name="blackout_end_after_start"
+            ),
+        ]
+
+
+class BufferRule(models.Model):
+    """Setup/teardown minutes around a booking (recording-studio-prd.md section 7.2).
+
+    A booking's allocation on a resource is widened by the larger of the service's buffer and
+    that resource's own buffer, before and after independently: a room's changeover blocks the
+    room, an engineer's break blocks the engineer."""
+
+    class Scope(models.TextChoices):
+        ROOM = "room", "Room"
+        SERVICE = "service", "Service"
+        STAFF = "staff", "Staff"
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="buffer_rules")
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, null=True, blank=True)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, null=True, blank=True)
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, null=True, blank=True)
+    before_minutes = models.PositiveIntegerField(default=0)
+    after_minutes = models.PositiveIntegerField(default=0)
+
+    objects = StudioScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(scope="room", room__isnull=False, service__isnull=True, staff__isnull=True)
+                    | Q(scope="service", room__isnull=True, service__isnull=False,
+                        staff__isnull=True)
+                    | Q(scope="staff", room__isnull=True, service__isnull=True,
+                        staff__isnull=False)
+                ),
+                name="buffer_rule_target",
+            )
+        ]
+
+
+class AuditLog(models.Model):
+    """Who did what to which row, with a JSON diff. Written inside the transaction of the
+    change it records (ARCHITECTURE.md principle 2); every state change and admin override."""
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="audit_log")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    action = models.CharField(max_length=64)
+    entity = models.CharField(max_length=32)
+    entity_id = models.CharField(max_length=64)
+    diff = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["entity", "entity_id"])]

@@ -1,0 +1,220 @@
+"""Studio administration: create, change and retire rooms, services, staff, schedule rules,
+blackouts and buffer rules (recording-studio-prd.md section 3, stories 7 and 10).
+
+Each operation is admin-only, validates every rule before writing, runs in one durable
+transaction and writes an AuditLog row with the changed fields. Rooms, services and staff are
+retired (``is_active = False``) rather than deleted, because bookings point at them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, models, transaction
+
+from studiobook.studios import audit
+from studiobook.studios.errors import InvalidInput, NotFound
+from studiobook.studios.models import (
+    Blackout,
+    BufferRule,
+    Membership,
+    Room,
+    ScheduleRule,
+    Service,
+    StaffMember,
+    Studio,
+    Target,
+)
+from studiobook.studios.permissions import require_admin
+
+RETIRED_NOT_DELETED = (Room, Service, StaffMember)
+
+
+def _check_weekdays(data: dict) -> None:
+    days = data.get("weekdays")
+    if days is not None and (not days or any(d not in range(1, 8) for d in days)):
+        raise InvalidInput("weekdays are ISO numbers 1 (Monday) to 7 (Sunday), at least one",
+                           field="weekdays", rule="iso_weekday")
+
+
+def _check_rule(data: dict, instance: ScheduleRule | None) -> None:
+    _check_weekdays(data)
+    start = data.get("start_time", getattr(instance, "start_time", None))
+    end = data.get("end_time", getattr(instance, "end_time", None))
+    if start == end:
+        raise InvalidInput("end_time must differ from start_time (an end before the start "
+                           "runs past midnight)", field="end_time", rule="not_equal_start")
+    first = data.get("effective_from", getattr(instance, "effective_from", None))
+    last = data.get("effective_to", getattr(instance, "effective_to", None))
+    if first and last and last < first:
+        raise InvalidInput("effective_to must not be before effective_from",
+                           field="effective_to", rule="after_effective_from")
+
+
+def _check_blackout(data: dict, instance: Blackout | None) -> None:
+    start = data.get("start_at", getattr(instance, "start_at", None))
+    end = data.get("end_at", getattr(instance, "end_at", None))
+    if start and end and end <= start:
+        raise InvalidInput("end_at must be after start_at", field="end_at",
+                           rule="after_start")
+
+
+def _check_service(data: dict, instance: Service | None) -> None:
+    def value(name: str) -> Any:
+        return data.get(name, getattr(instance, name, None) if instance else
+                        Service._meta.get_field(name).default)
+
+    step = value("duration_step_minutes")
+    low, default, high = (value("min_duration_minutes"), value("default_duration_minutes"),
+                          value("max_duration_minutes"))
+    if step <= 0:
+        raise InvalidInput("duration_step_minutes must be positive",
+                           field="duration_step_minutes", rule="positive")
+    if not low <= default <= high:
+        raise InvalidInput("durations must satisfy min <= default <= max",
+                           field="default_duration_minutes", rule="within_min_max")
+    for name, minutes in (("min_duration_minutes", low), ("default_duration_minutes", default),
+                          ("max_duration_minutes", high)):
+        if minutes % step:
+            raise InvalidInput(f"{name} must be a multiple of {step} minutes", field=name,
+                               rule="multiple_of_step")
+    if value("deposit_percent") > 100:
+        raise InvalidInput("deposit_percent is at most 100", field="deposit_percent",
+                           rule="max_100")
+
+
+def _check_target(data: dict, instance) -> None:
+    target = data.get("target_type", getattr(instance, "target_type", None))
+    room = data.get("room", getattr(instance, "room", None))
+    staff = data.get("staff", getattr(instance, "staff", None))
+    if target == Target.ROOM and (room is None or staff is not None):
+        raise InvalidInput("target_type room needs room_id (and no staff_id)", field="room_id",
+                           rule="target")
+    if target == Target.STAFF and (staff is None or room is not None):
+        raise InvalidInput("target_type staff needs staff_id (and no room_id)",
+                           field="staff_id", rule="target")
+    if target == Target.STUDIO and (room is not None or staff is not None):
+        raise InvalidInput("target_type studio takes no room_id or staff_id",
+                           field="target_type", rule="target")
+
+
+def _check_buffer(data: dict, instance: BufferRule | None) -> None:
+    scope = data.get("scope", getattr(instance, "scope", None))
+    given = {name for name in ("room", "service", "staff")
+             if data.get(name, getattr(instance, name, None)) is not None}
+    if given != {scope}:
+        raise InvalidInput(f"scope {scope} needs exactly {scope}_id", field=f"{scope}_id",
+                           rule="scope_target")
+
+
+CHECKS: dict[type, list[Callable[[dict, Any], None]]] = {
+    Room: [],
+    Service: [_check_service],
+    StaffMember: [],
+    ScheduleRule: [_check_rule, _check_target],
+    Blackout: [_check_blackout, _check_target],
+    BufferRule: [_check_buffer],
+}
+
+FOREIGN_KEYS = {"room_id": Room, "staff_id": StaffMember, "service_id": Service}
+
+
+def _resolve_foreign_keys(studio: Studio, data: dict) -> dict:
+    """Turn ``room_id``/``staff_id``/``service_id`` into this studio's rows (404 otherwise)."""
+    resolved = dict(data)
+    for field, model in FOREIGN_KEYS.items():
+        if field in resolved:
+            pk = resolved.pop(field)
+            name = field.removesuffix("_id")
+            if pk is None:
+                resolved[name] = None
+                continue
+            row = model.objects.filter(studio=studio, pk=pk).first()
+            if row is None:
+                raise NotFound(f"{name} {pk} not found at this studio", field=field)
+            resolved[name] = row
+    return resolved
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value
+
+
+def save(*, actor, studio: Studio, model: type[models.Model], data: dict,
+         instance: models.Model | None = None) -> models.Model:
+    """Create (``instance`` None) or change a studio resource from validated ``data`` (field
+    names of ``model``; foreign keys as ``room_id``/``staff_id``/``service_id``).
+
+    Raises Forbidden for non-admins, NotFound for another studio's ids, InvalidInput naming
+    the field and rule (including a duplicate name)."""
+    require_admin(actor, studio)
+    data = _resolve_foreign_keys(studio, data)
+    for check in CHECKS[model]:
+        check(data, instance)
+    creating = instance is None
+    target = instance or model(studio=studio)
+    diff = {}
+    for name, value in data.items():
+        old = None if creating else getattr(target, name)
+        if creating or old != value:
+            diff[name] = [_json_value(old), _json_value(value)]
+        setattr(target, name, value)
+    try:
+        with transaction.atomic(durable=True):
+            target.save()
+            audit.record(studio=studio, actor=actor,
+                         action=f"{model._meta.model_name}.{'create' if creating else 'update'}",
+                         entity=model._meta.model_name, entity_id=target.pk, diff=diff)
+    except IntegrityError as error:
+        raise InvalidInput(f"a {model._meta.verbose_name} with this name already exists",
+                           field="name", rule="unique") from error
+    return target
+
+
+def remove(*, actor, studio: Studio, instance: models.Model) -> None:
+    """Retire a room, service or staff member (``is_active = False``: bookings keep pointing at
+    it), or delete a schedule rule, blackout or buffer rule. Admins only."""
+    require_admin(actor, studio)
+    model = type(instance)
+    with transaction.atomic(durable=True):
+        if isinstance(instance, RETIRED_NOT_DELETED):
+            instance.is_active = False
+            instance.save(update_fields=["is_active"])
+            action = "retire"
+        else:
+            instance.delete()
+            action = "delete"
+        audit.record(studio=studio, actor=actor, action=f"{model._meta.model_name}.{action}",
+                     entity=model._meta.model_name, entity_id=instance.pk or "")
+
+
+def add_staff_member(*, actor, studio: Studio, email: str, display_name: str,
+                     skills: list[str], hourly_rate_minor: int = 0,
+                     role: str = Membership.Role.STAFF) -> StaffMember:
+    """Add an engineer by email: the user is found or created (with no usable password until
+    they reset it), made staff (or admin) of the studio, and given a StaffMember row.
+    Raises Forbidden, InvalidInput (already staff here)."""
+    require_admin(actor, studio)
+    user_model = get_user_model()
+    email = email.strip().lower()
+    with transaction.atomic(durable=True):
+        user = user_model.objects.filter(email=email).first()
+        if user is None:
+            user = user_model.objects.create_user(email=email, password=None, name=display_name)
+        if StaffMember.objects.filter(studio=studio, user=user).exists():
+            raise InvalidInput(f"{email} is already staff at {studio.name}", field="email",
+                               rule="unique")
+        Membership.objects.get_or_create(studio=studio, user=user, defaults={"role": role})
+        staff = StaffMember.objects.create(studio=studio, user=user, display_name=display_name,
+                                           skills=skills, hourly_rate_minor=hourly_rate_minor)
+        audit.record(studio=studio, actor=actor, action="staffmember.create",
+                     entity="staffmember", entity_id=staff.pk,
+                     diff={"email": email, "skills": skills})
+    return staff
