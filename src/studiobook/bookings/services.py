@@ -352,20 +352,21 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
     validate_duration(service, duration_minutes)
     try:
         with transaction.atomic(durable=True):
-            exclude = Exclusions(hold_ids=frozenset({hold.id}) if hold else frozenset())
-            probe = _choose(studio=studio, service=service, start_at=start_at,
-                            duration_minutes=duration_minutes, now=now, room_id=room_id,
-                            staff_ids=staff_ids, exclude=exclude, override=override)
-            _lock_resources([probe.room_id] if probe.room_id else [], probe.staff_ids,
-                            actor.id)
             if hold is not None:
-                hold = Hold.objects.get(pk=hold.pk)
+                # Row lock: two conversions of one hold queue here; the second sees it spent.
+                hold = Hold.objects.select_for_update().get(pk=hold.pk)
                 if not hold.is_live(now):
                     raise HoldNotActive(
                         "the hold has expired; search again and hold a new slot"
                         if hold.status in (Hold.Status.ACTIVE, Hold.Status.EXPIRED)
                         else f"the hold was already {hold.status}",
                         field="hold_id")
+            exclude = Exclusions(hold_ids=frozenset({hold.id}) if hold else frozenset())
+            probe = _choose(studio=studio, service=service, start_at=start_at,
+                            duration_minutes=duration_minutes, now=now, room_id=room_id,
+                            staff_ids=staff_ids, exclude=exclude, override=override)
+            _lock_resources([probe.room_id] if probe.room_id else [], probe.staff_ids,
+                            actor.id)
             _expire_stale_holds(now, room_ids=[probe.room_id] if probe.room_id else [],
                                 staff_ids=probe.staff_ids)
             reservation = probe if override else _choose(
