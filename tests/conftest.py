@@ -49,12 +49,18 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL' if running_on_postgres() else 'SQLite'}"
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
+    # Outermost wrapper: this runs after the terminal summary, so the PostgreSQL pass's own
+    # closing line is the last line printed, and its result decides the exit status.
+    result = yield
     config = session.config
     if (os.environ.get(CHILD_FLAG) or os.environ.get("DATABASE_URL")
-            or config.getoption("--sqlite-only") or hasattr(config, "workerinput")
-            or exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR)):
-        return
+            or config.getoption("--sqlite-only") or hasattr(config, "workerinput")):
+        return result
+    if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        sys.stdout.write("\nThe PostgreSQL pass was not run: the SQLite pass did not succeed.\n")
+        return result
     url = postgres_url()
     if not postgres_reachable(url):
         message = f"PostgreSQL is not reachable at {url}"
@@ -63,7 +69,7 @@ def pytest_sessionfinish(session, exitstatus):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         else:
             sys.stdout.write(f"\nSKIPPED the PostgreSQL pass: {message}.\n")
-        return
+        return result
     sys.stdout.write("\n" + "=" * 30 + " PostgreSQL pass " + "=" * 30 + "\n")
     sys.stdout.flush()
     env = {**os.environ, "DATABASE_URL": url, CHILD_FLAG: "1"}
@@ -71,3 +77,4 @@ def pytest_sessionfinish(session, exitstatus):
                            env=env, cwd=config.invocation_params.dir)
     if child.returncode not in (0, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = child.returncode
+    return result

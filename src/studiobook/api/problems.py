@@ -39,9 +39,10 @@ TITLES = {
 
 
 def problem(status: int, detail: str, *, code: str, errors: list[dict] | None = None,
-            title: str | None = None, **extra) -> HttpResponse:
+            title: str | None = None, extensions: dict | None = None) -> HttpResponse:
     """An ``application/problem+json`` response. ``errors`` items name ``field`` and
-    ``rule``; ``extra`` members are added as RFC 9457 extension members."""
+    ``rule``; ``extensions`` are added as RFC 9457 extension members, never replacing a
+    standard member."""
     body = {
         "type": f"urn:studiobook:problem:{code}",
         "title": title or TITLES.get(status, "Error"),
@@ -51,7 +52,7 @@ def problem(status: int, detail: str, *, code: str, errors: list[dict] | None = 
     }
     if errors:
         body["errors"] = errors
-    body.update(extra)
+    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
     return HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
 
 
@@ -61,4 +62,5 @@ def from_domain_error(error: studio_errors.DomainError) -> HttpResponse:
     if error.field:
         errors = [{"field": error.field, "rule": getattr(error, "rule", error.code),
                    "message": error.message}]
-    return problem(status, error.message, code=error.code, errors=errors, **error.extra)
+    return problem(status, error.message, code=error.code, errors=errors,
+                   extensions=error.extra)

@@ -9,8 +9,21 @@ from datetime import datetime, time
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, EmailStr, model_validator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from pydantic import AfterValidator, AwareDatetime, model_validator
 
+
+
+def _email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise ValueError("enter a valid email address") from None
+    return value.strip().lower()
+
+
+EmailStr = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Minutes = Annotated[int, Field(gt=0, le=24 * 60)]
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 Weekday = Annotated[int, Field(ge=1, le=7)]

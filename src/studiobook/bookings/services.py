@@ -69,7 +69,7 @@ def next_status(status: str, action: str) -> str:
     except KeyError:
         raise IllegalTransition(
             f"cannot {action.replace('_', ' ')} a booking that is {status}",
-            extra={"status": status, "action": action},
+            extra={"current_status": status, "action": action},
         ) from None
 
 

@@ -2,12 +2,11 @@
 reject, assign staff, complete, no-show, the calendar board, and CRUD for rooms, services,
 staff, schedule rules, blackouts and buffer rules. Roles are checked by the services."""
 
-from __future__ import annotations
 
 from typing import Literal
 
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 from pydantic import AwareDatetime
 
 from studiobook.api.auth import signed_in
@@ -67,7 +66,7 @@ def list_bookings(request, slug: str, status: str = "", limit: int = 200):
     queue. Staff and admins."""
     studio = get_studio(slug)
     require_team(request.user, studio)
-    rows = bookings_queryset().filter(studio=studio).order_by("-created_at")
+    rows = bookings_queryset().filter(studio=studio).order_by("-created_at", "-id")
     if status:
         if status not in Booking.Status.values:
             raise InvalidInput(f"status must be one of {', '.join(Booking.Status.values)}",
@@ -136,13 +135,13 @@ def _crud(path: str, model, schema_in, schema_out, *, create: bool = True) -> No
         require_team(request.user, studio)
         return list(model.objects.for_studio(studio))
 
-    def creating(request, slug: str, payload: schema_in):  # type: ignore[valid-type]
+    def creating(request, slug: str, payload: schema_in):
         studio = get_studio(slug)
         require_admin(request.user, studio)
-        return 201, studio_services.save(actor=request.user, studio=studio, model=model,
-                                         data=payload.dict())
+        return Status(201, studio_services.save(actor=request.user, studio=studio, model=model,
+                                         data=payload.dict()))
 
-    def updating(request, slug: str, item_id: int, payload: schema_in):  # type: ignore
+    def updating(request, slug: str, item_id: int, payload: schema_in):
         studio = get_studio(slug)
         require_admin(request.user, studio)
         instance = get_in_studio(model, studio, item_id)
@@ -180,8 +179,8 @@ _crud("buffers", BufferRule, BufferIn, BufferOut)
 def create_staff(request, slug: str, payload: StaffIn):
     """Add an engineer by email (the account is created when it does not exist)."""
     studio = get_studio(slug)
-    return 201, studio_services.add_staff_member(
+    return Status(201, studio_services.add_staff_member(
         actor=request.user, studio=studio, email=payload.email,
         display_name=payload.display_name, skills=payload.skills,
-        hourly_rate_minor=payload.hourly_rate_minor, role=payload.role)
+        hourly_rate_minor=payload.hourly_rate_minor, role=payload.role))
 

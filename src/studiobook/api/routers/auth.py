@@ -6,7 +6,7 @@ from django.contrib import auth as django_auth
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from ninja import Router
+from ninja import Router, Status
 
 from studiobook.accounts.models import ApiToken
 from studiobook.api.auth import signed_in
@@ -46,7 +46,7 @@ def register(request, payload: RegisterIn):
     except IntegrityError as error:
         raise InvalidInput("an account with this email exists; sign in instead",
                            field="email", rule="unique") from error
-    return 201, _signed_in(request, user)
+    return Status(201, _signed_in(request, user))
 
 
 @router.post("/login", response=TokenOut, auth=None)

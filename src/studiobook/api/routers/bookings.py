@@ -4,7 +4,7 @@ GET /api/me/bookings."""
 from __future__ import annotations
 
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 
 from studiobook.api.auth import signed_in
 from studiobook.api.routers.common import (
@@ -45,7 +45,7 @@ def create_booking(request, payload: BookingIn):
         override=payload.override,
         source=Booking.Source.ADMIN if payload.override else Booking.Source.WEB,
     )
-    return 201, booking_out(bookings_queryset().get(pk=booking.pk))
+    return Status(201, booking_out(bookings_queryset().get(pk=booking.pk)))
 
 
 @router.get("/bookings/{code}", response=BookingOut)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 
 from studiobook.api.auth import signed_in
 from studiobook.api.routers.common import get_in_studio, get_studio
@@ -133,7 +133,7 @@ def place_hold(request, slug: str, payload: SlotIn):
         start_at=payload.start_at, duration_minutes=payload.duration_min,
         room_id=payload.room_id, staff_ids=payload.staff_ids,
     )
-    return 201, hold_out(hold)
+    return Status(201, hold_out(hold))
 
 
 @router.delete("/{slug}/holds/{hold_id}", response=Message, auth=signed_in)
