@@ -78,3 +78,10 @@ def pytest_sessionfinish(session, exitstatus):
     if child.returncode not in (0, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = child.returncode
     return result
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 at Django's cost dominates tests that create users; its strength is not what
+    these tests check."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,64 @@
+"""The ``studiobook`` console script.
+
+``studiobook COMMAND [options]`` sets up Django with ``studiobook.conf.settings`` (always:
+everything that varies comes from the environment, see that module) and runs the management
+command COMMAND. Studiobook's own commands are ``serve``, ``demo``, ``import`` and
+``sweep-holds`` (management commands in ``studiobook.studios.management.commands``); every
+other command (``migrate``, ``check``, ``createsuperuser``, ``shell``...) is Django's, as
+with ``manage.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SETTINGS_MODULE = "studiobook.conf.settings"
+
+# CLI name -> management command name, where they differ.
+ALIASES = {"import": "import_studio", "sweep-holds": "sweep_holds"}
+
+USAGE = """\
+usage: studiobook COMMAND [options]
+
+Studiobook: bookings for recording studios.
+
+Commands:
+  serve         run the production web server (gunicorn)
+                  [--host 127.0.0.1] [--port 8000] [--workers N] [--threads 4] [--access-log]
+  migrate       create or update the database tables
+  demo          migrate, load the demo studio, users and bookings, then serve
+                  [--host] [--port] [--workers N] [--no-serve]
+  import FILE   import a studio from a TOML file (docs/studio-file.md)
+                  [--replace] [--check]
+  sweep-holds   mark expired holds as expired and print how many
+  help          list every command, Django's included (check, createsuperuser, shell, ...)
+
+`studiobook COMMAND --help` shows a command's options; any other COMMAND runs the Django
+management command of that name.
+
+Environment: DATABASE_URL (default SQLite in $STUDIOBOOK_DATA_DIR, default ./data),
+SECRET_KEY, DEBUG, ALLOWED_HOSTS, LOG_LEVEL.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``studiobook`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status
+    (Django's commands exit through SystemExit on errors)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+
+    import django
+    from django.core.management import execute_from_command_line
+
+    django.setup()
+    command = ALIASES.get(args[0], args[0])
+    execute_from_command_line(["studiobook", command, *args[1:]])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
