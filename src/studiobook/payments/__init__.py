@@ -1,0 +1,1 @@
+"""Payments: deposits, holds, balances and refunds for bookings, through a payment gateway."""
