@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-pytest_plugins = ["tests.support.factories"]
+pytest_plugins = ["tests.support.factories", "tests.support.api_client"]
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/studiobook"
 CHILD_FLAG = "STUDIOBOOK_POSTGRES_PASS"

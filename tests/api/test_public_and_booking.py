@@ -135,14 +135,34 @@ def test_malformed_json_and_oversized_bodies(api, world, settings):
     assert (status, body["code"]) == (413, "body_too_large")
 
 
-def test_quote(api, world):
+def test_quote_with_hst_and_an_add_on(api, world, make_service):
+    from studiobook.studios.models import TaxRate
+
+    TaxRate.objects.create(studio=world["studio"], name="HST", rate_basis_points=1300)
+    tape = make_service(name="Tape reel", is_add_on=True, price_unit="session",
+                        base_price_minor=2550, requires_room=False)
     status, body = api.post("/studios/northside/quote",
                             {"service_id": world["service"].id, "start_at": TEN_AM,
-                             "duration_min": 180})
+                             "duration_min": 180,
+                             "add_ons": [{"service_id": tape.id, "quantity": 2}]})
     assert status == 200
-    assert body == {"currency": "CAD", "subtotal_cents": 18000, "taxes_cents": 0,
-                    "total_cents": 18000, "deposit_cents": 4500, "balance_cents": 13500,
-                    "policy_summary": "Deposit 25% now, balance later."}
+    assert body["lines"] == [
+        {"description": "Recording, 3 h", "quantity": 1, "unit_price_cents": 18000,
+         "total_cents": 18000},
+        {"description": "Tape reel", "quantity": 2, "unit_price_cents": 2550,
+         "total_cents": 5100}]
+    # 13 % of 23 100 is 3 003; 25 % of 26 103 is 6 525.75 -> 6 526.
+    assert {k: body[k] for k in ("subtotal_cents", "taxes_cents", "total_cents",
+                                 "deposit_cents", "balance_cents")} == {
+        "subtotal_cents": 23100, "taxes_cents": 3003, "total_cents": 26103,
+        "deposit_cents": 6526, "balance_cents": 19577}
+    assert body["taxes"] == [{"name": "HST", "rate_basis_points": 1300, "amount_cents": 3003}]
+    assert body["policy_summary"].startswith("Full refund if you cancel at least 48 h before")
+    status, body = api.post("/studios/northside/quote",
+                            {"service_id": world["service"].id, "start_at": TEN_AM,
+                             "duration_min": 180,
+                             "add_ons": [{"service_id": world["service"].id, "quantity": 1}]})
+    assert (status, body["errors"][0]["field"]) == (422, "add_ons")
 
 
 def test_hold_book_read_cancel(api, world):
@@ -160,7 +180,7 @@ def test_hold_book_read_cancel(api, world):
         "confirmed", TEN_AM, "2026-11-24T17:00:00Z")
     assert booking["staff"] == [{"id": world["engineer"].id, "display_name": "Eve Engineer",
                                  "role": "engineer"}]
-    assert booking["line_items"] == [{"description": "Recording, 120 min", "quantity": 1,
+    assert booking["line_items"] == [{"description": "Recording, 2 h", "quantity": 1,
                                       "unit_price_cents": 12000, "total_cents": 12000}]
     code = booking["code"]
     assert api.get(f"/bookings/{code}", user=world["artist"])[1]["notes"] == "drums"
@@ -174,7 +194,9 @@ def test_hold_book_read_cancel(api, world):
 
     status, canceled = api.post(f"/bookings/{code}/cancel", {"reason": "flu"},
                                 user=world["artist"])
-    assert (status, canceled["status"], canceled["status_reason"]) == (200, "canceled", "flu")
+    assert (status, canceled["booking"]["status"], canceled["booking"]["status_reason"]) == (
+        200, "canceled", "flu")
+    assert canceled["preview"]["refund_cents"] == 0  # nothing paid yet (pay at the studio)
     status, body = api.post(f"/bookings/{code}/cancel", {}, user=world["artist"])
     assert (status, body["code"]) == (409, "illegal_transition")
 

@@ -15,6 +15,7 @@ from studiobook.bookings import services
 from studiobook.bookings.availability import search_slots
 from studiobook.bookings.errors import SlotUnavailable
 from studiobook.bookings.models import Allocation, Booking, BookingLineItem, BookingStaff, Hold
+from studiobook.payments.models import LedgerEntry, Payment, Refund
 from studiobook.studios.models import AuditLog
 from tests.support.factories import NOW, utc
 
@@ -23,7 +24,8 @@ DAY_END = utc(2026, 11, 25, 2)     # 21:00 Toronto
 
 
 def _reset() -> None:
-    for model in (Allocation, BookingStaff, BookingLineItem, Booking, Hold, AuditLog):
+    for model in (LedgerEntry, Refund, Payment, Allocation, BookingStaff, BookingLineItem,
+                  Booking, Hold, AuditLog):
         model.objects.all().delete()
 
 

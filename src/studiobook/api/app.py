@@ -12,7 +12,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from studiobook.api import problems
-from studiobook.api.routers import admin, auth, bookings, studios
+from studiobook.api.routers import admin, auth, bookings, studios, webhooks
 from studiobook.studios.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ api.add_router("/auth", auth.router)
 api.add_router("/studios", studios.router)
 api.add_router("/studios", admin.router)
 api.add_router("", bookings.router)
+api.add_router("/webhooks", webhooks.router)
 
 
 def _field_of(location: list) -> str:

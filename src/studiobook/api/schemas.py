@@ -87,6 +87,8 @@ class StudioOut(Schema):
     horizon_days: int
     slot_grid_minutes: int
     requires_approval: bool
+    approval_window_hours: int
+    balance_lead_hours: int
 
 
 class RoomOut(Schema):
@@ -116,6 +118,7 @@ class ServiceOut(Schema):
     staff_skill_required: str
     requires_approval: bool
     deposit_percent: int
+    is_add_on: bool
     is_active: bool
 
 
@@ -170,17 +173,44 @@ class SearchOut(Schema):
     slots: list[SlotOut]
 
 
+class AddOnIn(Schema):
+    service_id: int
+    quantity: Annotated[int, Field(ge=1, le=99)] = 1
+
+
+AddOns = Annotated[list[AddOnIn], Field(max_length=10)]
+
+
 class SlotIn(Schema):
     service_id: int
     start_at: AwareDatetime
     duration_min: Minutes
     room_id: int | None = None
     staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
+    add_ons: AddOns = []
+
+
+class LineOut(Schema):
+    description: str
+    quantity: int
+    unit_price_cents: int
+    total_cents: int
+
+
+class TaxLineOut(Schema):
+    name: str
+    rate_basis_points: int
+    amount_cents: int
 
 
 class QuoteOut(Schema):
+    """Amounts in minor units; taxes are half-even on each tax line."""
+
     currency: str
+    lines: list[LineOut]
+    fees: list[LineOut]
     subtotal_cents: int
+    taxes: list[TaxLineOut]
     taxes_cents: int
     total_cents: int
     deposit_cents: int
@@ -211,6 +241,7 @@ class BookingIn(Schema):
     room_id: int | None = None
     staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
     notes: Annotated[str, Field(max_length=2000)] = ""
+    add_ons: AddOns = []
     override: bool = False
 
     @model_validator(mode="after")
@@ -225,6 +256,51 @@ class BookingIn(Schema):
 
 class ReasonIn(Schema):
     reason: Annotated[str, Field(max_length=2000)] = ""
+
+
+class CancelIn(Schema):
+    """``preview: true`` shows the refund and changes nothing; send its ``refund_cents`` back
+    as ``expected_refund_cents`` to cancel only if it still holds."""
+
+    reason: Annotated[str, Field(max_length=2000)] = ""
+    preview: bool = False
+    expected_refund_cents: Annotated[int, Field(ge=0)] | None = None
+
+
+class CancelPreviewOut(Schema):
+    refund_percent: int
+    refund_cents: int
+    paid_cents: int
+    summary: str
+    deadline: datetime | None
+
+
+class RescheduleIn(Schema):
+    start_at: AwareDatetime
+    room_id: int | None = None
+    staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
+    preview: bool = False
+    expected_fee_cents: Annotated[int, Field(ge=0)] | None = None
+
+
+class ReschedulePreviewOut(Schema):
+    start_at: datetime
+    end_at: datetime
+    room_id: int | None
+    staff_ids: list[int]
+    is_free: bool
+    fee_cents: int
+    summary: str
+
+
+class RefundIn(Schema):
+    amount_cents: Annotated[int, Field(gt=0)]
+    reason: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class OfflinePaymentIn(Schema):
+    amount_cents: Annotated[int, Field(gt=0)]
+    note: Annotated[str, Field(max_length=300)] = ""
 
 
 class ApproveIn(Schema):
@@ -242,11 +318,33 @@ class BookingStaffOut(Schema):
     role: str
 
 
-class LineItemOut(Schema):
-    description: str
-    quantity: int
-    unit_price_cents: int
-    total_cents: int
+class PaymentOut(Schema):
+    id: int
+    purpose: str
+    gateway: str
+    status: str
+    capture_method: str
+    amount_cents: int
+    captured_cents: int
+    refunded_cents: int
+    due_at: datetime | None
+    capture_before: datetime | None
+    client_secret: str
+    action_url: str
+    last_error_code: str
+    is_disputed: bool
+
+
+class PaymentSummaryOut(Schema):
+    """``state``: none, unpaid, authorized, deposit_paid, paid, action_needed,
+    partially_refunded, refunded. ``capture_at_risk`` flags an authorization that lapses
+    within a day (approve before ``capture_before``)."""
+
+    state: str
+    paid_cents: int
+    capture_before: datetime | None
+    capture_at_risk: bool
+    payments: list[PaymentOut]
 
 
 class BookingOut(Schema):
@@ -261,17 +359,69 @@ class BookingOut(Schema):
     time_zone: str
     room_id: int | None
     staff: list[BookingStaffOut]
-    line_items: list[LineItemOut]
+    line_items: list[LineOut]
     currency: str
     subtotal_cents: int
+    tax_cents: int
     total_cents: int
+    deposit_cents: int
+    policy_summary: str
+    payment: PaymentSummaryOut
     notes: str
     is_override: bool
     status_reason: str
     created_at: datetime
 
 
+class CancelOut(Schema):
+    preview: CancelPreviewOut
+    booking: BookingOut | None
+
+
+class RescheduleOut(Schema):
+    preview: ReschedulePreviewOut
+    booking: BookingOut | None
+
+
 # --- admin ---------------------------------------------------------------------------------
+
+class TaxRateIn(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    rate_basis_points: Annotated[int, Field(ge=0, le=10000)]
+    is_active: bool = True
+
+
+class TaxRateOut(TaxRateIn):
+    id: int
+
+
+class FeeIn(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["fixed", "percent"]
+    amount: Annotated[int, Field(ge=0, le=10**8)]
+    is_taxable: bool = True
+    is_active: bool = True
+
+
+class FeeOut(FeeIn):
+    id: int
+
+
+class StudioSettingsIn(Schema):
+    """Booking and payment settings; policies in ``scheduling.policies``' JSON shape."""
+
+    hold_minutes: Annotated[int, Field(ge=1, le=120)] | None = None
+    max_active_holds: Annotated[int, Field(ge=1, le=50)] | None = None
+    lead_time_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 30)] | None = None
+    horizon_days: Annotated[int, Field(ge=1, le=730)] | None = None
+    slot_grid_minutes: Annotated[int, Field(ge=5, le=240)] | None = None
+    requires_approval: bool | None = None
+    cancellation_policy: dict | None = None
+    reschedule_policy: dict | None = None
+    approval_window_hours: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
+    balance_lead_hours: Annotated[int, Field(ge=0, le=24 * 60)] | None = None
+    platform_fee_basis_points: Annotated[int, Field(ge=0, le=10000)] | None = None
+
 
 class CalendarItemOut(Schema):
     kind: Literal["booking", "hold", "blackout"]
@@ -322,6 +472,7 @@ class ServiceIn(Schema):
     staff_skill_required: Annotated[str, Field(max_length=64)] = ""
     requires_approval: bool = False
     deposit_percent: Annotated[int, Field(ge=0, le=100)] = 0
+    is_add_on: bool = False
     is_active: bool = True
 
 

@@ -86,8 +86,12 @@ class Booking(models.Model):
     notes = models.TextField(blank=True)
     currency = models.CharField(max_length=3)
     subtotal_minor = models.PositiveIntegerField(default=0)
+    tax_minor = models.PositiveIntegerField(default=0)
     total_minor = models.PositiveIntegerField(default=0)
+    deposit_minor = models.PositiveIntegerField(default=0)
+    price_snapshot = models.JSONField(default=dict, blank=True)  # the quote: lines, fees, taxes
     policy_snapshot = models.JSONField(default=dict, blank=True)
+    reschedule_count = models.PositiveIntegerField(default=0)
     is_override = models.BooleanField(default=False)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -140,7 +144,8 @@ class BookingLineItem(models.Model):
     creation: later price changes never alter it. Amounts in minor units."""
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="line_items")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, null=True, blank=True,
+                                help_text="empty for a fee line")
     description = models.CharField(max_length=200)
     quantity = models.PositiveIntegerField(default=1)
     unit_price_minor = models.PositiveIntegerField()

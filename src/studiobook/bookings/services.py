@@ -24,7 +24,9 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from studiobook import scheduling as core
+from studiobook.bookings import policies, pricing
 from studiobook.bookings.availability import Exclusions, build_query, validate_duration
+from studiobook.bookings.billing import billing
 from studiobook.bookings.errors import (
     HoldLimitReached,
     HoldNotActive,
@@ -40,7 +42,7 @@ from studiobook.bookings.models import (
     Hold,
 )
 from studiobook.studios import audit
-from studiobook.studios.errors import Forbidden, InvalidInput
+from studiobook.studios.errors import Conflict, Forbidden, InvalidInput
 from studiobook.studios.models import Service, Studio
 from studiobook.studios.permissions import is_admin, is_team, require_admin, require_team
 
@@ -84,7 +86,6 @@ class Reservation:
     room_id: int | None
     staff_ids: tuple[int, ...]
     spans: tuple[tuple[str, int, core.Interval], ...]  # ("room"|"staff", id, widened span)
-    price_minor: int
 
 
 def _lock_resources(room_ids: Iterable[int], staff_ids: Iterable[int], user_id: int | None
@@ -138,7 +139,6 @@ def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_mi
     end_at = start_at + timedelta(minutes=duration_minutes)
     rooms = {r.id: r for r in query.rooms or ()}
     engineers = {e.id: e for e in query.engineers or ()}
-    price = core.price_for(query.price, duration_minutes)
 
     if override:
         chosen_room = (room_id or min(rooms, default=None)) if query.rooms is not None else None
@@ -166,7 +166,7 @@ def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_mi
     for staff_id in chosen_staff:
         before, after = core.effective_buffers(query, engineers[staff_id])
         spans.append(("staff", staff_id, core.allocation_span(start_at, end_at, before, after)))
-    return Reservation(start_at, end_at, chosen_room, chosen_staff, tuple(spans), price)
+    return Reservation(start_at, end_at, chosen_room, chosen_staff, tuple(spans))
 
 
 def _unavailable(query: core.SlotQuery, start_at: datetime, room_id: int | None,
@@ -309,19 +309,11 @@ def _initial_status(studio: Studio, service: Service, source: str) -> str:
     return Status.CONFIRMED
 
 
-def _policy_snapshot(studio: Studio, service: Service) -> dict:
-    return {
-        "requires_approval": service.requires_approval or studio.requires_approval,
-        "deposit_percent": service.deposit_percent,
-        "lead_time_minutes": studio.lead_time_minutes,
-        "time_zone": studio.time_zone,
-    }
-
-
 def create_booking(*, actor, studio: Studio, service: Service | None = None,
                    hold: Hold | None = None, start_at: datetime | None = None,
                    duration_minutes: int | None = None, room_id: int | None = None,
                    staff_ids: list[int] | None = None, notes: str = "", override: bool = False,
+                   add_ons: list[tuple[Service, int]] | None = None,
                    source: str = Booking.Source.WEB, now: datetime | None = None) -> Booking:
     """Book a session, from a live hold of ``actor`` or directly.
 
@@ -329,7 +321,10 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
     ``confirmed`` (recording-studio-prd.md section 7.7); admin bookings are confirmed.
     ``override=True`` (admins only) books over conflicts: its allocations are left out of the
     exclusion constraint, show as conflicts on the calendar, and the override is audited.
-    Raises SlotUnavailable, HoldNotActive, Forbidden, InvalidInput, NotFound, ResourceBusy.
+    The price is the quote (``bookings.pricing``: lines, add-ons, fees, taxes, deposit) and
+    it and the policies are snapshotted on the booking. After commit, billing opens its
+    payment. Raises SlotUnavailable, HoldNotActive, Forbidden, InvalidInput, NotFound,
+    ResourceBusy.
     """
     now = now or timezone.now()
     if override or source == Booking.Source.ADMIN:
@@ -350,6 +345,8 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                            field="hold_id", rule="required")
     _check_start(start_at)
     validate_duration(service, duration_minutes)
+    quote = pricing.quote_booking(studio=studio, service=service,
+                                  duration_minutes=duration_minutes, add_ons=add_ons or ())
     try:
         with transaction.atomic(durable=True):
             if hold is not None:
@@ -382,18 +379,23 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                 room_id=reservation.room_id, hold=hold,
                 status=_initial_status(studio, service, source), source=source,
                 start_at=reservation.start_at, end_at=reservation.end_at, notes=notes,
-                currency=studio.currency, subtotal_minor=reservation.price_minor,
-                total_minor=reservation.price_minor,
-                policy_snapshot=_policy_snapshot(studio, service), is_override=override,
+                currency=quote.currency, subtotal_minor=quote.subtotal_minor,
+                tax_minor=quote.tax_total_minor, total_minor=quote.total_minor,
+                deposit_minor=quote.deposit_minor,
+                price_snapshot=pricing.quote_snapshot(quote),
+                policy_snapshot=policies.snapshot(studio, service), is_override=override,
             )
             BookingStaff.objects.bulk_create(
                 [BookingStaff(booking=booking, staff_id=s) for s in reservation.staff_ids])
-            BookingLineItem.objects.create(
-                booking=booking, service=service,
-                description=f"{service.name}, {duration_minutes} min",
-                quantity=1, unit_price_minor=reservation.price_minor,
-                total_minor=reservation.price_minor,
-            )
+            line_services = [service, *(a for a, _ in add_ons or ()), *([None] * len(quote.fees))]
+            BookingLineItem.objects.bulk_create([
+                BookingLineItem(booking=booking, service=line_service,
+                                description=line.description, quantity=line.quantity,
+                                unit_price_minor=line.unit_price_minor,
+                                total_minor=line.total_minor)
+                for line, line_service in zip((*quote.lines, *quote.fees), line_services,
+                                              strict=True)
+            ])
             _insert_allocations(studio=studio, reservation=reservation, booking=booking,
                                 override=override)
             audit.record(studio=studio, actor=actor,
@@ -406,11 +408,12 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                                "hold": hold.token if hold else None})
     except (IntegrityError, OperationalError) as error:
         raise _translate_database_errors(error) from error
+    billing().after_create(booking)
     return booking
 
 
 def _transition(*, actor, booking: Booking, action: str, reason: str = "",
-                now: datetime | None = None, **fields) -> Booking:
+                now: datetime | None = None, details: dict | None = None, **fields) -> Booking:
     """Move ``booking`` by ``action`` under a row lock, release its allocations when the new
     status no longer blocks, and audit the change."""
     now = now or timezone.now()
@@ -427,34 +430,191 @@ def _transition(*, actor, booking: Booking, action: str, reason: str = "",
             booking.allocations.update(is_blocking=False)
         audit.record(studio=booking.studio, actor=actor, action=f"booking.{action}",
                      entity="booking", entity_id=booking.code,
-                     diff={"status": [old, booking.status], "reason": reason})
+                     diff={"status": [old, booking.status], "reason": reason, **(details or {})})
     return booking
 
 
 def approve_booking(*, actor, booking: Booking, note: str = "",
                     now: datetime | None = None) -> Booking:
-    """awaiting_approval -> confirmed (admins). Raises Forbidden, IllegalTransition."""
+    """awaiting_approval -> confirmed (admins), then billing captures the authorization or
+    charges the saved card (recording-studio-prd.md 7.7, 7.8). Raises Forbidden,
+    IllegalTransition."""
     require_admin(actor, booking.studio)
     now = now or timezone.now()
-    return _transition(actor=actor, booking=booking, action="approve", now=now,
-                       approved_by=actor, approved_at=now, approval_note=note)
+    booking = _transition(actor=actor, booking=booking, action="approve", now=now,
+                          approved_by=actor, approved_at=now, approval_note=note)
+    billing().after_approve(booking, actor)
+    return booking
 
 
 def reject_booking(*, actor, booking: Booking, reason: str = "",
                    now: datetime | None = None) -> Booking:
-    """awaiting_approval -> rejected (admins); frees the slot. Raises Forbidden,
+    """awaiting_approval -> rejected (admins); frees the slot, then billing cancels the
+    authorization or refunds in full (recording-studio-prd.md 7.8). Raises Forbidden,
     IllegalTransition."""
     require_admin(actor, booking.studio)
-    return _transition(actor=actor, booking=booking, action="reject", reason=reason, now=now)
+    booking = _transition(actor=actor, booking=booking, action="reject", reason=reason, now=now)
+    billing().after_reject(booking, actor)
+    return booking
+
+
+@dataclass(frozen=True)
+class CancellationPreview:
+    """What canceling now would do: ``refund_minor`` of ``paid_minor`` (minor units)."""
+
+    refund_percent: int
+    refund_minor: int
+    paid_minor: int
+    summary: str
+    deadline: datetime | None
+
+
+def preview_cancellation(*, actor, booking: Booking,
+                         now: datetime | None = None) -> CancellationPreview:
+    """The refund a cancellation by ``actor`` at ``now`` would give. The artist gets the
+    booking's snapshotted policy, evaluated in the studio's zone; a studio admin canceling
+    refunds everything (the studio called it off). Nothing is written. Raises Forbidden,
+    IllegalTransition."""
+    now = now or timezone.now()
+    is_artist = booking.user_id == actor.id
+    if not is_artist and not is_admin(actor, booking.studio):
+        raise Forbidden("only the artist or a studio admin may cancel this booking")
+    next_status(booking.status, "cancel")
+    paid = billing().paid_minor(booking)
+    if not is_artist:
+        return CancellationPreview(100, paid, paid, "Canceled by the studio: full refund.", None)
+    cancellation, _ = policies.booking_policies(booking)
+    outcome = core.policies.cancellation_outcome(
+        cancellation, start_at=booking.start_at, now=now, zone=booking.studio.time_zone,
+        paid_minor=paid)
+    return CancellationPreview(outcome.refund_percent, outcome.refund_minor, paid,
+                               outcome.summary, outcome.deadline)
 
 
 def cancel_booking(*, actor, booking: Booking, reason: str = "",
-                   now: datetime | None = None) -> Booking:
+                   expected_refund_minor: int | None = None,
+                   now: datetime | None = None) -> tuple[Booking, CancellationPreview]:
     """awaiting_approval | confirmed -> canceled, by its artist or a studio admin; frees the
-    slot. Raises Forbidden, IllegalTransition."""
-    if booking.user_id != actor.id and not is_admin(actor, booking.studio):
-        raise Forbidden("only the artist or a studio admin may cancel this booking")
-    return _transition(actor=actor, booking=booking, action="cancel", reason=reason, now=now)
+    slot and refunds what ``preview_cancellation`` says. With ``expected_refund_minor`` (the
+    preview's figure) the cancellation goes ahead only if the refund is still exactly that
+    (a deadline may have passed since the preview): otherwise Conflict and nothing changes.
+    Raises Forbidden, IllegalTransition, Conflict."""
+    now = now or timezone.now()
+    preview = preview_cancellation(actor=actor, booking=booking, now=now)
+    if expected_refund_minor is not None and expected_refund_minor != preview.refund_minor:
+        raise Conflict(
+            f"the refund is now {preview.refund_minor}, not {expected_refund_minor}: "
+            "preview again", field="expected_refund_cents",
+            extra={"refund_cents": preview.refund_minor})
+    booking = _transition(actor=actor, booking=booking, action="cancel", reason=reason, now=now,
+                          details={"refund_minor": preview.refund_minor,
+                                   "refund_percent": preview.refund_percent})
+    billing().after_cancel(booking, actor, preview.refund_minor)
+    return booking, preview
+
+
+@dataclass(frozen=True)
+class ReschedulePreview:
+    """What moving the booking to ``start_at`` would do: the new slot and the fee (minor
+    units) under the reschedule policy."""
+
+    start_at: datetime
+    end_at: datetime
+    room_id: int | None
+    staff_ids: tuple[int, ...]
+    is_free: bool
+    fee_minor: int
+    summary: str
+
+
+def _reschedule_terms(*, actor, booking: Booking, now: datetime) -> tuple[bool, int, str]:
+    is_artist = booking.user_id == actor.id
+    if not is_artist and not is_admin(actor, booking.studio):
+        raise Forbidden("only the artist or a studio admin may reschedule this booking")
+    if not booking.is_blocking:
+        raise IllegalTransition(f"cannot reschedule a booking that is {booking.status}")
+    if not is_artist:
+        return True, 0, "Moved by the studio: no fee."
+    _, reschedule = policies.booking_policies(booking)
+    outcome = core.policies.reschedule_outcome(
+        reschedule, start_at=booking.start_at, now=now, zone=booking.studio.time_zone,
+        reschedules_done=booking.reschedule_count, total_minor=booking.total_minor)
+    if not outcome.is_allowed:
+        raise Conflict(outcome.summary, field="start_at", extra={"reason": "policy"})
+    return outcome.is_free, outcome.fee_minor, outcome.summary
+
+
+def preview_reschedule(*, actor, booking: Booking, start_at: datetime,
+                       room_id: int | None = None, staff_ids: list[int] | None = None,
+                       now: datetime | None = None) -> ReschedulePreview:
+    """Check that the booking can move to ``start_at`` (same service and duration; the room
+    and engineers given, else any free ones) and what it would cost. Writes nothing. Raises
+    Forbidden, IllegalTransition, Conflict (policy), SlotUnavailable, InvalidInput."""
+    now = now or timezone.now()
+    _check_start(start_at)
+    is_free, fee, summary = _reschedule_terms(actor=actor, booking=booking, now=now)
+    reservation = _choose(studio=booking.studio, service=booking.service, start_at=start_at,
+                          duration_minutes=booking.duration_minutes, now=now, room_id=room_id,
+                          staff_ids=staff_ids,
+                          exclude=Exclusions(booking_ids=frozenset({booking.id})),
+                          override=False)
+    return ReschedulePreview(reservation.start_at, reservation.end_at, reservation.room_id,
+                             reservation.staff_ids, is_free, fee, summary)
+
+
+def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
+                       room_id: int | None = None, staff_ids: list[int] | None = None,
+                       expected_fee_minor: int | None = None,
+                       now: datetime | None = None) -> tuple[Booking, ReschedulePreview]:
+    """Move the booking to ``start_at`` (recording-studio-prd.md 7.10): the new slot is
+    checked and taken in one transaction like a new booking, the old time is freed, and the
+    fee ``preview_reschedule`` shows is charged after commit. With ``expected_fee_minor`` the
+    move happens only if the fee is still exactly that. Raises as ``preview_reschedule`` and
+    Conflict when the fee changed."""
+    now = now or timezone.now()
+    preview = preview_reschedule(actor=actor, booking=booking, start_at=start_at,
+                                 room_id=room_id, staff_ids=staff_ids, now=now)
+    if expected_fee_minor is not None and expected_fee_minor != preview.fee_minor:
+        raise Conflict(f"the fee is now {preview.fee_minor}, not {expected_fee_minor}: "
+                       "preview again", field="expected_fee_cents",
+                       extra={"fee_cents": preview.fee_minor})
+    studio = booking.studio
+    exclude = Exclusions(booking_ids=frozenset({booking.id}))
+    try:
+        with transaction.atomic(durable=True):
+            _lock_resources([preview.room_id] if preview.room_id else [], preview.staff_ids,
+                            None)
+            _expire_stale_holds(now, room_ids=[preview.room_id] if preview.room_id else [],
+                                staff_ids=preview.staff_ids)
+            locked = Booking.objects.select_for_update().get(pk=booking.pk)
+            if not locked.is_blocking:
+                raise IllegalTransition(f"cannot reschedule a booking that is {locked.status}")
+            reservation = _choose(studio=studio, service=booking.service, start_at=start_at,
+                                  duration_minutes=booking.duration_minutes, now=now,
+                                  room_id=preview.room_id, staff_ids=list(preview.staff_ids),
+                                  exclude=exclude, override=False)
+            old = {"start_at": locked.start_at.isoformat(), "room_id": locked.room_id}
+            locked.allocations.all().delete()
+            locked.assignments.all().delete()
+            locked.start_at, locked.end_at = reservation.start_at, reservation.end_at
+            locked.room_id = reservation.room_id
+            if locked.user_id == actor.id:
+                locked.reschedule_count += 1
+            locked.save(update_fields=["start_at", "end_at", "room", "reschedule_count",
+                                       "updated_at"])
+            BookingStaff.objects.bulk_create(
+                [BookingStaff(booking=locked, staff_id=s) for s in reservation.staff_ids])
+            _insert_allocations(studio=studio, reservation=reservation, booking=locked,
+                                override=locked.is_override)
+            audit.record(studio=studio, actor=actor, action="booking.reschedule",
+                         entity="booking", entity_id=locked.code,
+                         diff={"start_at": [old["start_at"], locked.start_at.isoformat()],
+                               "room_id": [old["room_id"], locked.room_id],
+                               "fee_minor": preview.fee_minor})
+    except (IntegrityError, OperationalError) as error:
+        raise _translate_database_errors(error) from error
+    billing().after_reschedule(locked, actor, preview.fee_minor)
+    return locked, preview
 
 
 def complete_booking(*, actor, booking: Booking, now: datetime | None = None) -> Booking:

@@ -42,7 +42,9 @@ INSTALLED_APPS = [
     "studiobook.accounts",
     "studiobook.studios",
     "studiobook.bookings",
+    "studiobook.payments",
     "studiobook.api",
+    "studiobook.web",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +117,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+
+# Payments: Stripe when a secret key is set, else the offline gateway (pay at the studio).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+PAYMENT_GATEWAY = os.environ.get("STUDIOBOOK_PAYMENT_GATEWAY",
+                                 "stripe" if STRIPE_SECRET_KEY else "offline")
 
 API_MAX_BODY_BYTES = int(os.environ.get("STUDIOBOOK_MAX_BODY_BYTES", 64 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

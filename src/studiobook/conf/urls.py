@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import path
 
 from studiobook.api.app import api
+from studiobook.web import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("receipt/<str:code>.pdf", views.receipt_as_pdf, name="receipt-pdf"),
+    path("receipt/<str:code>", views.receipt, name="receipt"),
 ]

@@ -45,6 +45,18 @@ class Studio(models.Model):
     slot_grid_minutes = models.PositiveIntegerField(default=15)
     requires_approval = models.BooleanField(default=False)
 
+    # Payments (issue 3). Policies are JSON in ``scheduling.policies``' dict form; empty
+    # means Studiobook's defaults (48 h: 100 %, 24 h: 50 %, then nothing; one free
+    # reschedule up to 24 h before). Hours are wall-clock hours in the studio's zone.
+    cancellation_policy = models.JSONField(default=dict, blank=True)
+    reschedule_policy = models.JSONField(default=dict, blank=True)
+    approval_window_hours = models.PositiveIntegerField(
+        default=48, help_text="how long the studio may take to approve a booking")
+    balance_lead_hours = models.PositiveIntegerField(
+        default=48, help_text="the balance is charged this many hours before the session")
+    platform_fee_basis_points = models.PositiveIntegerField(
+        default=0, help_text="the platform's cut of captured revenue, 100 = 1 %")
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -158,6 +170,8 @@ class Service(models.Model):
     staff_skill_required = models.CharField(max_length=64, blank=True)
     requires_approval = models.BooleanField(default=False)
     deposit_percent = models.PositiveIntegerField(default=0)
+    is_add_on = models.BooleanField(
+        default=False, help_text="an extra sold with a session (per unit), not booked alone")
     is_active = models.BooleanField(default=True)
 
     objects = StudioScopedQuerySet.as_manager()
@@ -180,6 +194,42 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TaxRate(models.Model):
+    """A named tax the studio charges on bookings, in basis points (1300 = 13.00 %)."""
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="tax_rates")
+    name = models.CharField(max_length=64)
+    rate_basis_points = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["studio", "name"], name="tax_rate_name_unique"),
+            models.CheckConstraint(condition=Q(rate_basis_points__lte=10000),
+                                   name="tax_rate_at_most_100_percent"),
+        ]
+
+
+class Fee(models.Model):
+    """A fee added to every booking: fixed (minor units) or a percent of the lines (basis
+    points); ``is_taxable`` fees are part of the taxable base."""
+
+    class Kind(models.TextChoices):
+        FIXED = "fixed", "Fixed"
+        PERCENT = "percent", "Percent"
+
+    studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="fees")
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = models.PositiveIntegerField()
+    is_taxable = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
 
 
 class Target(models.TextChoices):

@@ -24,9 +24,11 @@ from studiobook.studios.models import (
     Room,
     ScheduleRule,
     Service,
+    Fee,
     StaffMember,
     Studio,
     Target,
+    TaxRate,
 )
 from studiobook.studios.permissions import require_admin
 
@@ -111,6 +113,8 @@ def _check_buffer(data: dict, instance: BufferRule | None) -> None:
 
 
 CHECKS: dict[type, list[Callable[[dict, Any], None]]] = {
+    TaxRate: [],
+    Fee: [],
     Room: [],
     Service: [_check_service],
     StaffMember: [],
@@ -218,3 +222,35 @@ def add_staff_member(*, actor, studio: Studio, email: str, display_name: str,
                      entity="staffmember", entity_id=staff.pk,
                      diff={"email": email, "skills": skills})
     return staff
+
+
+POLICY_FIELDS = {"cancellation_policy": "cancellation", "reschedule_policy": "reschedule"}
+
+
+def update_settings(*, actor, studio: Studio, data: dict) -> Studio:
+    """Change a studio's booking and payment settings (only the keys in ``data``). Policies
+    are validated by ``scheduling.policies.policy_from_dict`` and must be of the right kind.
+    Bookings keep the policies they were sold under. Raises Forbidden, InvalidInput."""
+    from studiobook.scheduling import policies as core_policies
+
+    require_admin(actor, studio)
+    for field, kind in POLICY_FIELDS.items():
+        if data.get(field):
+            try:
+                policy = core_policies.policy_from_dict(data[field])
+            except core_policies.InvalidPolicy as error:
+                raise InvalidInput(f"{field}: {error}", field=field, rule="policy") from error
+            if data[field].get("kind") != kind:
+                raise InvalidInput(f"{field} must be a {kind} policy", field=field,
+                                   rule="policy_kind")
+            data[field] = core_policies.policy_to_dict(policy)
+    diff = {}
+    for name, value in data.items():
+        if getattr(studio, name) != value:
+            diff[name] = [getattr(studio, name), value]
+            setattr(studio, name, value)
+    with transaction.atomic(durable=True):
+        studio.save()
+        audit.record(studio=studio, actor=actor, action="studio.settings", entity="studio",
+                     entity_id=studio.slug, diff=diff)
+    return studio

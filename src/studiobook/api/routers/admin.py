@@ -6,6 +6,7 @@ staff, schedule rules, blackouts and buffer rules. Roles are checked by the serv
 from typing import Literal
 
 from django.utils import timezone
+from django.http import HttpResponse
 from ninja import Router, Status
 from pydantic import AwareDatetime
 
@@ -20,6 +21,14 @@ from studiobook.api.routers.common import (
 from studiobook.api.schemas import (
     ApproveIn,
     AssignStaffIn,
+    FeeIn,
+    FeeOut,
+    OfflinePaymentIn,
+    RefundIn,
+    StudioOut,
+    StudioSettingsIn,
+    TaxRateIn,
+    TaxRateOut,
     BlackoutIn,
     BlackoutOut,
     BookingOut,
@@ -43,13 +52,17 @@ from studiobook.bookings.board import calendar_board
 from studiobook.bookings.models import Booking
 from studiobook.studios import services as studio_services
 from studiobook.studios.errors import InvalidInput
+from studiobook.payments import reports
+from studiobook.payments import services as payments
 from studiobook.studios.models import (
     Blackout,
     BufferRule,
+    Fee,
     Room,
     ScheduleRule,
     Service,
     StaffMember,
+    TaxRate,
 )
 from studiobook.studios.permissions import require_admin, require_team
 
@@ -106,6 +119,48 @@ def no_show(request, slug: str, code: str):
 def assign_staff(request, slug: str, code: str, payload: AssignStaffIn):
     return _act(request, slug, code, services.assign_staff, staff_ids=payload.staff_ids,
                 override=payload.override)
+
+
+@router.post(PREFIX + "/bookings/{code}/refund", response=BookingOut)
+def refund(request, slug: str, code: str, payload: RefundIn):
+    """A full or partial refund with a reason (at most what was captured and not refunded)."""
+    studio = get_studio(slug)
+    booking = get_booking_for(request.user, code, studio=studio)
+    payments.admin_refund(actor=request.user, booking=booking,
+                          amount_minor=payload.amount_cents, reason=payload.reason)
+    return booking_out(bookings_queryset().get(pk=booking.pk))
+
+
+@router.post(PREFIX + "/bookings/{code}/payments", response=BookingOut)
+def record_payment(request, slug: str, code: str, payload: OfflinePaymentIn):
+    """Record money received at the studio or by invoice (offline gateway)."""
+    studio = get_studio(slug)
+    booking = get_booking_for(request.user, code, studio=studio)
+    payments.record_offline_payment(actor=request.user, booking=booking,
+                                    amount_minor=payload.amount_cents, note=payload.note)
+    return booking_out(bookings_queryset().get(pk=booking.pk))
+
+
+@router.get(PREFIX + "/payouts.csv")
+def payouts_csv(request, slug: str, start: AwareDatetime, end: AwareDatetime):
+    """Per booking with money moved in [start, end): captured, refunded, taxes, platform
+    fee and the studio's net, as CSV (minor units)."""
+    studio = get_studio(slug)
+    require_admin(request.user, studio)
+    if end <= start:
+        raise InvalidInput("end must be after start", field="end", rule="after_start")
+    response = HttpResponse(reports.payout_csv(studio=studio, start=start, end=end),
+                            content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="payouts-{slug}.csv"'
+    return response
+
+
+@router.put(PREFIX + "/settings", response=StudioOut)
+def update_settings(request, slug: str, payload: StudioSettingsIn):
+    """Change booking and payment settings; only the fields given."""
+    studio = get_studio(slug)
+    return studio_services.update_settings(actor=request.user, studio=studio,
+                                           data=payload.dict(exclude_unset=True))
 
 
 @router.get(PREFIX + "/calendar", response=CalendarOut)
@@ -173,6 +228,8 @@ _crud("staff", StaffMember, StaffUpdateIn, StaffOut, create=False)
 _crud("schedule-rules", ScheduleRule, ScheduleRuleIn, ScheduleRuleOut)
 _crud("blackouts", Blackout, BlackoutIn, BlackoutOut)
 _crud("buffers", BufferRule, BufferIn, BufferOut)
+_crud("taxes", TaxRate, TaxRateIn, TaxRateOut)
+_crud("fees", Fee, FeeIn, FeeOut)
 
 
 @router.post(PREFIX + "/staff", response={201: StaffOut})

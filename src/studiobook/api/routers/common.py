@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Model
+from django.utils import timezone
 
 from studiobook.bookings.models import Booking
+from studiobook.payments.services import payment_state
 from studiobook.studios.errors import NotFound
 from studiobook.studios.models import Studio
 from studiobook.studios.permissions import is_team
@@ -25,7 +29,8 @@ def get_in_studio(model: type[Model], studio: Studio, pk: int, field: str = "id"
 
 
 BOOKING_RELATED = ("studio", "service")
-BOOKING_PREFETCH = ("assignments__staff", "line_items")
+BOOKING_PREFETCH = ("assignments__staff", "line_items", "payments")
+CAPTURE_RISK = timedelta(days=1)
 
 
 def bookings_queryset():
@@ -63,9 +68,37 @@ def booking_out(booking: Booking) -> dict:
                         "total_cents": li.total_minor} for li in booking.line_items.all()],
         "currency": booking.currency,
         "subtotal_cents": booking.subtotal_minor,
+        "tax_cents": booking.tax_minor,
         "total_cents": booking.total_minor,
+        "deposit_cents": booking.deposit_minor,
+        "policy_summary": (booking.policy_snapshot or {}).get("summary", ""),
+        "payment": payment_summary(booking),
         "notes": booking.notes,
         "is_override": booking.is_override,
         "status_reason": booking.status_reason,
         "created_at": booking.created_at,
+    }
+
+
+def payment_summary(booking: Booking) -> dict:
+    payments = list(booking.payments.all())
+    deadlines = [p.capture_before for p in payments
+                 if p.status == "requires_capture" and p.capture_before]
+    capture_before = min(deadlines, default=None)
+    return {
+        "state": payment_state(booking, payments),
+        "paid_cents": sum(p.amount_captured_minor - p.amount_refunded_minor for p in payments),
+        "capture_before": capture_before,
+        "capture_at_risk": bool(capture_before and booking.status == "awaiting_approval"
+                                and capture_before - timezone.now() < CAPTURE_RISK),
+        "payments": [{
+            "id": p.id, "purpose": p.purpose, "gateway": p.gateway, "status": p.status,
+            "capture_method": p.capture_method, "amount_cents": p.amount_minor,
+            "captured_cents": p.amount_captured_minor, "refunded_cents": p.amount_refunded_minor,
+            "due_at": p.due_at, "capture_before": p.capture_before,
+            "client_secret": p.client_secret if p.status in (
+                "requires_payment_method", "requires_confirmation", "requires_action") else "",
+            "action_url": p.action_url, "last_error_code": p.last_error_code,
+            "is_disputed": p.is_disputed,
+        } for p in payments],
     }

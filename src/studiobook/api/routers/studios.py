@@ -22,7 +22,7 @@ from studiobook.api.schemas import (
     StaffOut,
     StudioOut,
 )
-from studiobook.bookings import quotes, services
+from studiobook.bookings import policies, pricing, services
 from studiobook.bookings.availability import search_slots, validate_duration
 from studiobook.bookings.models import Hold
 from studiobook.studios.errors import InvalidInput, NotFound
@@ -106,17 +106,38 @@ def availability_search(request, slug: str, payload: SearchIn):
     }
 
 
+def add_ons_of(studio: Studio, add_ons) -> list[tuple[Service, int]]:
+    return [(get_in_studio(Service, studio, a.service_id, field="add_ons"), a.quantity)
+            for a in add_ons]
+
+
+def quote_out(quote, policy_summary: str) -> dict:
+    def lines(items):
+        return [{"description": i.description, "quantity": i.quantity,
+                 "unit_price_cents": i.unit_price_minor, "total_cents": i.total_minor}
+                for i in items]
+
+    return {"currency": quote.currency, "lines": lines(quote.lines), "fees": lines(quote.fees),
+            "subtotal_cents": quote.subtotal_minor,
+            "taxes": [{"name": t.name, "rate_basis_points": t.rate_basis_points,
+                       "amount_cents": t.amount_minor} for t in quote.taxes],
+            "taxes_cents": quote.tax_total_minor, "total_cents": quote.total_minor,
+            "deposit_cents": quote.deposit_minor, "balance_cents": quote.balance_minor,
+            "policy_summary": policy_summary}
+
+
 @router.post("/{slug}/quote", response=QuoteOut)
 def quote(request, slug: str, payload: SlotIn):
-    """The price of a prospective booking: subtotal, taxes, total, deposit, balance."""
+    """The price of a prospective booking: lines, fees, each tax (half-even per line), total,
+    deposit and balance, and the cancellation and reschedule policy in words."""
     studio = get_studio(slug)
     service = _service(studio, payload.service_id)
     validate_duration(service, payload.duration_min)
-    result = quotes.quote(studio=studio, service=service, duration_minutes=payload.duration_min)
-    return {"currency": result.currency, "subtotal_cents": result.subtotal_minor,
-            "taxes_cents": result.taxes_minor, "total_cents": result.total_minor,
-            "deposit_cents": result.deposit_minor, "balance_cents": result.balance_minor,
-            "policy_summary": result.policy_summary}
+    result = pricing.quote_booking(studio=studio, service=service,
+                                   duration_minutes=payload.duration_min,
+                                   add_ons=add_ons_of(studio, payload.add_ons))
+    summary = policies.snapshot(studio, service)["summary"]
+    return quote_out(result, summary)
 
 
 def hold_out(hold: Hold) -> dict:

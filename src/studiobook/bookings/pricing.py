@@ -1,0 +1,49 @@
+"""Quotes from rows: the service, its duration, add-ons, the studio's fees and taxes, priced
+by the pure core (``scheduling.money.build_quote``; half-even on each tax line)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from studiobook import scheduling as core
+from studiobook.studios.errors import InvalidInput
+from studiobook.studios.models import Fee, Service, Studio, TaxRate
+
+
+def _duration_label(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h" + (f" {rest} min" if rest else "") if hours else f"{rest} min"
+
+
+def quote_booking(*, studio: Studio, service: Service, duration_minutes: int,
+                  add_ons: Sequence[tuple[Service, int]] = ()) -> core.Quote:
+    """The quote for ``service`` over ``duration_minutes`` plus ``add_ons`` (service,
+    quantity; each add-on priced per unit, or per hour of the session when it is hourly).
+    Raises InvalidInput (field ``add_ons``) for an add-on of another studio or not an add-on."""
+    lines = [core.PriceLine(
+        description=f"{service.name}, {_duration_label(duration_minutes)}",
+        unit_price_minor=core.price_for(
+            core.PriceRule(unit=service.price_unit, amount_minor=service.base_price_minor),
+            duration_minutes),
+        quantity=1)]
+    for add_on, quantity in add_ons:
+        if add_on.studio_id != studio.id or not add_on.is_add_on or not add_on.is_active:
+            raise InvalidInput(f"{add_on.name} is not an add-on of this studio",
+                               field="add_ons", rule="add_on")
+        unit = (core.price_for(core.PriceRule("hour", add_on.base_price_minor),
+                               duration_minutes)
+                if add_on.price_unit == Service.PriceUnit.HOUR else add_on.base_price_minor)
+        lines.append(core.PriceLine(description=add_on.name, unit_price_minor=unit,
+                                    quantity=quantity))
+    fees = [core.Fee(name=f.name, kind=f.kind, amount=f.amount, taxable=f.is_taxable)
+            for f in Fee.objects.filter(studio=studio, is_active=True)]
+    taxes = [core.TaxRate(name=t.name, rate_basis_points=t.rate_basis_points)
+             for t in TaxRate.objects.filter(studio=studio, is_active=True)]
+    return core.build_quote(currency=studio.currency, lines=lines, fees=fees, taxes=taxes,
+                            deposit_percent=service.deposit_percent)
+
+
+def quote_snapshot(quote: core.Quote) -> dict:
+    """The quote as JSON, stored on the booking so later price changes never alter it."""
+    return asdict(quote)

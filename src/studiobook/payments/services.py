@@ -1,0 +1,600 @@
+"""Payment operations: open a booking's payment, capture, cancel, refund, record offline
+payments, charge balances off-session, and apply Stripe webhook events.
+
+Gateway calls never run inside a database transaction (a slow or failing provider must not
+hold row locks); each one carries an idempotency key derived from our own ids
+(https://docs.stripe.com/api/idempotent_requests). Money is reserved in the database before
+the call (a refund raises ``amount_refunded_minor`` under a row lock first), so two
+concurrent refunds can never exceed what was captured, and a failed call releases it.
+Statuses use Stripe's PaymentIntent vocabulary for both gateways and never move backwards
+(``models.STATUS_RANK``): webhooks may arrive out of order.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from studiobook import scheduling as core
+from studiobook.bookings.models import Booking
+from studiobook.payments import ledger
+from studiobook.payments.errors import GatewayFailure, PaymentStateError
+from studiobook.payments.gateways import (
+    GatewayError,
+    IntentResult,
+    OfflineGateway,
+    PaymentGateway,
+    StripeGateway,
+    idempotency_key,
+)
+from studiobook.payments.models import (
+    STATUS_RANK,
+    Payment,
+    PaymentCustomer,
+    Refund,
+    WebhookEvent,
+)
+from studiobook.studios import audit
+from studiobook.studios.errors import InvalidInput
+from studiobook.studios.permissions import require_admin, require_team
+
+Purpose = Payment.Purpose
+UNCAPTURED = ("requires_payment_method", "requires_confirmation", "requires_action",
+              "requires_capture", "processing")
+
+_gateway_override: PaymentGateway | None = None
+
+
+def get_gateway() -> PaymentGateway:
+    """Stripe when ``settings.PAYMENT_GATEWAY == "stripe"`` (keys from the environment), else
+    the offline gateway (pay at the studio or by invoice)."""
+    if _gateway_override is not None:
+        return _gateway_override
+    if settings.PAYMENT_GATEWAY == "stripe":
+        return _stripe(settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET)
+    return OfflineGateway()
+
+
+@functools.lru_cache(maxsize=4)
+def _stripe(secret_key: str, webhook_secret: str) -> PaymentGateway:
+    # One client per key pair, so its HTTP connections are reused across requests.
+    return StripeGateway(secret_key, webhook_secret)
+
+
+def use_gateway(gateway: PaymentGateway | None) -> None:
+    """Replace the configured gateway (tests give a StripeGateway on a recorded transport)."""
+    global _gateway_override
+    _gateway_override = gateway
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def paid_minor(booking: Booking) -> int:
+    """Captured minus refunded over the booking's payments, in minor units."""
+    return sum(p.amount_captured_minor - p.amount_refunded_minor
+               for p in Payment.objects.filter(booking=booking))
+
+
+def payment_state(booking: Booking, payments: list[Payment] | None = None) -> str:
+    """One word for the booking's money: ``none`` (nothing to pay), ``unpaid``,
+    ``authorized``, ``deposit_paid``, ``paid``, ``action_needed``, ``partially_refunded``,
+    ``refunded``."""
+    payments = list(booking.payments.all()) if payments is None else payments
+    live = [p for p in payments if p.status != "canceled" or p.amount_captured_minor]
+    if not live:
+        return "none"
+    captured = sum(p.amount_captured_minor for p in live)
+    refunded = sum(p.amount_refunded_minor for p in live)
+    if refunded and refunded == captured:
+        return "refunded"
+    if refunded:
+        return "partially_refunded"
+    if any(p.status == "requires_action" or p.action_url for p in live
+           if p.status != "succeeded"):
+        return "action_needed"
+    if captured >= booking.total_minor:
+        return "paid"
+    if captured:
+        return "deposit_paid"
+    if any(p.status == "requires_capture" for p in live):
+        return "authorized"
+    return "unpaid"
+
+
+# --- applying gateway results ---------------------------------------------------------------
+
+def _record_error(payment: Payment, error: GatewayError) -> None:
+    intent = error.intent
+    fields = {"last_error_code": error.code or "", "last_error_message": str(error)[:2000]}
+    if error.code == "authentication_required":
+        fields["status"] = "requires_action"
+        fields["action_url"] = (intent.next_action_url if intent and intent.next_action_url
+                                else f"/bookings/{payment.booking.code}/pay")
+        if intent is not None and not payment.intent_id:
+            fields["intent_id"] = intent.id
+    Payment.objects.filter(pk=payment.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(payment, name, value)
+
+
+def apply_intent(payment: Payment, intent: IntentResult) -> Payment:
+    """Bring ``payment`` up to date with the gateway's view of its intent, under a row lock:
+    status only moves forward, the captured amount only grows, and the growth is posted to
+    the ledger exactly once."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().select_related(
+            "booking", "booking__studio").get(pk=payment.pk)
+        if intent.object == "payment_intent" or not locked.intent_id:
+            locked.intent_id = intent.id
+        if STATUS_RANK.get(intent.status, 0) >= STATUS_RANK.get(locked.status, 0) and not (
+                locked.status in ("succeeded", "canceled") and intent.status != locked.status):
+            locked.status = intent.status
+        if intent.client_secret:
+            locked.client_secret = intent.client_secret
+        if intent.capture_before:
+            locked.capture_before = intent.capture_before
+        if intent.status == "succeeded":
+            locked.action_url, locked.last_error_code = "", ""
+        received = min(intent.amount_received, locked.amount_minor)
+        if intent.object == "payment_intent" and received > locked.amount_captured_minor:
+            delta = received - locked.amount_captured_minor
+            locked.amount_captured_minor = received
+            locked.save()
+            ledger.record_capture(locked, delta)
+        else:
+            locked.save()
+    return locked
+
+
+def _customer(gateway: PaymentGateway, user) -> PaymentCustomer:
+    row = PaymentCustomer.objects.filter(user=user, gateway=gateway.name).first()
+    if row is not None:
+        return row
+    customer_id = gateway.create_customer(email=user.email, name=user.name,
+                                          idempotency_key=idempotency_key("user", user.id,
+                                                                          "customer"))
+    try:
+        with transaction.atomic():
+            return PaymentCustomer.objects.create(user=user, gateway=gateway.name,
+                                                  customer_id=customer_id)
+    except IntegrityError:
+        return PaymentCustomer.objects.get(user=user, gateway=gateway.name)
+
+
+def _open_intent(payment: Payment, *, save_payment_method: bool) -> Payment:
+    gateway = get_gateway()
+    booking = payment.booking
+    key = idempotency_key("payment", payment.id, "open", payment.last_error_code or "first")
+    metadata = {"booking": booking.code, "payment": str(payment.id)}
+    try:
+        customer = _customer(gateway, booking.user)
+        if payment.capture_method == "setup":
+            result = gateway.create_setup_intent(customer=customer.customer_id,
+                                                 metadata=metadata, idempotency_key=key)
+        else:
+            result = gateway.create_payment_intent(
+                amount=payment.amount_minor, currency=payment.currency.lower(),
+                capture_method=payment.capture_method, customer=customer.customer_id,
+                save_payment_method=save_payment_method, metadata=metadata,
+                idempotency_key=key)
+    except GatewayError as error:
+        _record_error(payment, error)
+        return payment
+    return apply_intent(payment, result)
+
+
+# --- the booking's payment ------------------------------------------------------------------
+
+def start_checkout(booking: Booking, *, now: datetime | None = None) -> Payment | None:
+    """Open the payment a new booking needs (issue 3, section 3): a PaymentIntent with
+    automatic capture, or manual capture when the booking awaits approval and the studio's
+    approval window fits in a card hold, or a SetupIntent to charge on approval when it does
+    not; plus a balance payment due ``balance_lead_hours`` before the session when there is
+    a deposit. Gateway failures are recorded on the payment (retry with ``retry_checkout``).
+    Returns the due-now payment (None for a free booking)."""
+    now = now or timezone.now()
+    if booking.total_minor == 0 or booking.payments.exists():
+        return None
+    snap = booking.policy_snapshot or {}
+    plan = core.policies.capture_plan(
+        requires_approval=booking.status == Booking.Status.AWAITING_APPROVAL, now=now,
+        start_at=booking.start_at, total_minor=booking.total_minor,
+        deposit_minor=booking.deposit_minor,
+        approval_window_hours=snap.get("approval_window_hours",
+                                       booking.studio.approval_window_hours),
+        balance_lead_hours=snap.get("balance_lead_hours", booking.studio.balance_lead_hours))
+    gateway = get_gateway()
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            studio_id=booking.studio_id, booking=booking,
+            purpose=Purpose.DEPOSIT if plan.balance_minor else Purpose.FULL,
+            gateway=gateway.name, capture_method=plan.mode,
+            amount_minor=booking.total_minor - plan.balance_minor, currency=booking.currency)
+        if plan.balance_minor:
+            Payment.objects.create(
+                studio_id=booking.studio_id, booking=booking, purpose=Purpose.BALANCE,
+                gateway=gateway.name, capture_method="automatic",
+                amount_minor=plan.balance_minor, currency=booking.currency,
+                due_at=plan.balance_due_at)
+    return _open_intent(payment, save_payment_method=plan.save_payment_method)
+
+
+def retry_checkout(*, actor, booking: Booking) -> Payment:
+    """Open again a due-now payment whose gateway call failed. Raises PaymentStateError."""
+    payment = booking.payments.exclude(purpose=Purpose.BALANCE).order_by("id").last()
+    if payment is None or payment.intent_id or payment.status != "requires_payment_method":
+        raise PaymentStateError("there is no failed payment to retry")
+    return _open_intent(payment, save_payment_method=booking.payments.filter(
+        purpose=Purpose.BALANCE).exists())
+
+
+def capture(payment: Payment) -> Payment:
+    """Capture an authorized (``requires_capture``) PaymentIntent in full. Raises
+    PaymentStateError for anything else (double capture, capture after cancel),
+    GatewayFailure when the gateway refuses (recorded on the payment)."""
+    if payment.status != "requires_capture":
+        raise PaymentStateError(f"cannot capture a payment that is {payment.status}")
+    try:
+        result = get_gateway().capture(
+            intent_id=payment.intent_id, amount_to_capture=None,
+            idempotency_key=idempotency_key("payment", payment.id, "capture"))
+    except GatewayError as error:
+        _record_error(payment, error)
+        raise GatewayFailure(f"capture failed: {error}") from error
+    return apply_intent(payment, result)
+
+
+def _cancel_intent(payment: Payment) -> None:
+    if payment.intent_id and payment.status in UNCAPTURED and payment.capture_method != "setup":
+        try:
+            result = get_gateway().cancel(
+                intent_id=payment.intent_id,
+                idempotency_key=idempotency_key("payment", payment.id, "cancel"))
+        except GatewayError as error:
+            _record_error(payment, error)
+            return
+        apply_intent(payment, result)
+    elif payment.status in UNCAPTURED:
+        Payment.objects.filter(pk=payment.pk).update(status="canceled")
+
+
+def charge_saved_card(payment: Payment) -> Payment:
+    """Charge ``payment`` off-session to the artist's saved card (a balance, a fee, or a
+    setup-mode booking on approval). ``authentication_required`` brings the artist back
+    on-session: the payment shows ``requires_action`` with a link (issue 3, section 3)."""
+    gateway = get_gateway()
+    booking = payment.booking
+    customer = PaymentCustomer.objects.filter(user=booking.user, gateway=gateway.name).first()
+    if gateway.name == "offline" or customer is None or not customer.payment_method_id:
+        # Nothing saved to charge: the artist pays at the studio or through the pay link.
+        Payment.objects.filter(pk=payment.pk).update(
+            action_url=f"/bookings/{booking.code}/pay" if gateway.name != "offline" else "")
+        payment.refresh_from_db()
+        return payment
+    try:
+        result = gateway.charge_off_session(
+            amount=payment.amount_minor, currency=payment.currency.lower(),
+            customer=customer.customer_id, payment_method=customer.payment_method_id,
+            metadata={"booking": booking.code, "payment": str(payment.id)},
+            idempotency_key=idempotency_key("payment", payment.id, "charge"))
+    except GatewayError as error:
+        _record_error(payment, error)
+        return payment
+    return apply_intent(payment, result)
+
+
+def charge_due_balances(*, now: datetime | None = None, booking: Booking | None = None) -> int:
+    """Charge every balance due by ``now`` of a confirmed booking; returns how many were
+    handled. A booking still awaiting approval is left alone (approval charges what is due
+    by then); balances of canceled, rejected or finished bookings are canceled."""
+    now = now or timezone.now()
+    due = list(Payment.objects.select_related("booking", "booking__studio", "booking__user")
+               .filter(purpose=Purpose.BALANCE, due_at__lte=now,
+                       status="requires_payment_method", intent_id__isnull=True,
+                       last_error_code="")
+               .exclude(booking__status=Booking.Status.AWAITING_APPROVAL)
+               .filter(**({"booking": booking} if booking is not None else {})))
+    for payment in due:
+        if payment.booking.status == Booking.Status.CONFIRMED:
+            charge_saved_card(payment)
+        else:
+            Payment.objects.filter(pk=payment.pk).update(status="canceled")
+    return len(due)
+
+
+def record_offline_payment(*, actor, booking: Booking, amount_minor: int,
+                           note: str = "") -> Payment:
+    """Staff record money received at the studio or by invoice against the booking's open
+    payments, oldest first. Raises Forbidden, InvalidInput (amount not positive or above
+    what is still due)."""
+    require_team(actor, booking.studio)
+    if amount_minor <= 0:
+        raise InvalidInput("amount_cents must be positive", field="amount_cents",
+                           rule="positive")
+    with transaction.atomic():
+        open_payments = list(Payment.objects.select_for_update().filter(
+            booking=booking).exclude(status="canceled").order_by("id"))
+        due = sum(p.amount_minor - p.amount_captured_minor for p in open_payments)
+        if amount_minor > due:
+            raise InvalidInput(f"only {due} is still due on this booking",
+                               field="amount_cents", rule="at_most_due")
+        remaining, touched = amount_minor, None
+        for payment in open_payments:
+            take = min(remaining, payment.amount_minor - payment.amount_captured_minor)
+            if take <= 0:
+                continue
+            payment.amount_captured_minor += take
+            if payment.amount_captured_minor == payment.amount_minor:
+                payment.status = "succeeded"
+            payment.save()
+            ledger.record_capture(payment, take)
+            remaining -= take
+            touched = payment
+            if not remaining:
+                break
+        audit.record(studio=booking.studio, actor=actor, action="payment.record_offline",
+                     entity="booking", entity_id=booking.code,
+                     diff={"amount_minor": amount_minor, "note": note})
+    return touched
+
+
+def refund(*, booking: Booking, amount_minor: int, reason: str, actor=None) -> list[Refund]:
+    """Refund ``amount_minor`` over the booking's captured payments, newest first. The amount
+    is reserved under row locks before any gateway call, so concurrent refunds never exceed
+    what was captured; a refused call releases its share and raises GatewayFailure. Raises
+    InvalidInput (not positive, more than refundable), PaymentStateError (nothing paid)."""
+    if amount_minor <= 0:
+        raise InvalidInput("amount_cents must be positive", field="amount_cents",
+                           rule="positive")
+    with transaction.atomic():
+        payments = list(Payment.objects.select_for_update().filter(
+            booking=booking, amount_captured_minor__gt=0).order_by("-id"))
+        refundable = sum(p.refundable_minor for p in payments)
+        if not refundable:
+            raise PaymentStateError("nothing has been paid on this booking")
+        if amount_minor > refundable:
+            raise InvalidInput(f"at most {refundable} can be refunded", field="amount_cents",
+                               rule="at_most_captured")
+        pending, remaining = [], amount_minor
+        for payment in payments:
+            share = min(remaining, payment.refundable_minor)
+            if share <= 0:
+                continue
+            payment.amount_refunded_minor += share
+            payment.save(update_fields=["amount_refunded_minor", "updated_at"])
+            pending.append(Refund.objects.create(payment=payment, amount_minor=share,
+                                                 status="pending", reason=reason[:300],
+                                                 actor=actor if getattr(
+                                                     actor, "is_authenticated", False) else None))
+            remaining -= share
+            if not remaining:
+                break
+        audit.record(studio=booking.studio, actor=actor, action="payment.refund",
+                     entity="booking", entity_id=booking.code,
+                     diff={"amount_minor": amount_minor, "reason": reason})
+    return send_refunds(pending)
+
+
+def send_refunds(pending: list[Refund]) -> list[Refund]:
+    """Send reserved refunds to the gateway; every one is attempted, then the first failure
+    (if any) is raised as GatewayFailure. Pending ones can be sent again later: the
+    idempotency key is the refund's id, so a retry never refunds twice."""
+    done, failure = [], None
+    for pending_refund in pending:
+        try:
+            done.append(_send_refund(pending_refund))
+        except GatewayFailure as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
+    return done
+
+
+def _send_refund(pending: Refund) -> Refund:
+    payment = pending.payment
+    try:
+        result = get_gateway().refund(
+            intent_id=payment.intent_id or f"offline-{payment.id}",
+            amount=pending.amount_minor, reason=None,
+            idempotency_key=idempotency_key("refund", pending.id))
+    except GatewayError as error:
+        if error.is_retryable:
+            Refund.objects.filter(pk=pending.pk).update(status="pending")
+            raise GatewayFailure(f"refund pending, retry later: {error}") from error
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment.pk)
+            locked.amount_refunded_minor -= pending.amount_minor
+            locked.save(update_fields=["amount_refunded_minor", "updated_at"])
+            Refund.objects.filter(pk=pending.pk).update(status="failed")
+        raise GatewayFailure(f"refund refused: {error}") from error
+    with transaction.atomic():
+        pending.refund_id = result.id if payment.gateway == "stripe" else None
+        pending.status = result.status
+        pending.save(update_fields=["refund_id", "status"])
+        ledger.record_refund(pending)
+    return pending
+
+
+def admin_refund(*, actor, booking: Booking, amount_minor: int, reason: str) -> list[Refund]:
+    """A studio admin's full or partial refund (recording-studio-prd.md story 14)."""
+    require_admin(actor, booking.studio)
+    if not reason.strip():
+        raise InvalidInput("give a reason for the refund", field="reason", rule="required")
+    return refund(booking=booking, amount_minor=amount_minor, reason=reason, actor=actor)
+
+
+# --- the billing port for the booking services ----------------------------------------------
+
+class PaymentsBilling:
+    """``bookings.billing.Billing`` implemented with payments (registered at start-up)."""
+
+    def paid_minor(self, booking) -> int:
+        return paid_minor(booking)
+
+    def after_create(self, booking) -> None:
+        start_checkout(booking)
+
+    def after_approve(self, booking, actor) -> None:
+        for payment in booking.payments.exclude(purpose=Purpose.BALANCE).order_by("id"):
+            if payment.status == "requires_capture":
+                try:
+                    capture(payment)
+                except GatewayFailure:
+                    pass  # recorded on the payment; the approval queue shows it
+            elif payment.capture_method == "setup" and payment.status != "canceled":
+                charge_saved_card(payment)
+        # A balance can fall due while the booking waits for approval: charge it now.
+        charge_due_balances(booking=booking)
+
+    def after_reject(self, booking, actor) -> None:
+        self._wind_down(booking, actor, refund_minor=paid_minor(booking),
+                        reason="booking rejected")
+
+    def after_cancel(self, booking, actor, refund_minor: int) -> None:
+        self._wind_down(booking, actor, refund_minor=refund_minor, reason="booking canceled")
+
+    def after_reschedule(self, booking, actor, fee_minor: int) -> None:
+        lead = (booking.policy_snapshot or {}).get("balance_lead_hours",
+                                                    booking.studio.balance_lead_hours)
+        booking.payments.filter(purpose=Purpose.BALANCE, status="requires_payment_method",
+                                intent_id__isnull=True).update(
+            due_at=booking.start_at - timedelta(hours=lead))
+        if fee_minor:
+            fee = Payment.objects.create(
+                studio_id=booking.studio_id, booking=booking, purpose=Purpose.FEE,
+                gateway=get_gateway().name, amount_minor=fee_minor, currency=booking.currency)
+            charge_saved_card(fee)
+
+    @staticmethod
+    def _wind_down(booking, actor, *, refund_minor: int, reason: str) -> None:
+        for payment in booking.payments.filter(status__in=UNCAPTURED):
+            if not payment.amount_captured_minor:
+                _cancel_intent(payment)
+        if refund_minor:
+            try:
+                refund(booking=booking, amount_minor=refund_minor, reason=reason, actor=actor)
+            except GatewayFailure:
+                pass  # recorded on the refund row; retried from the admin
+
+
+# --- Stripe webhooks ------------------------------------------------------------------------
+
+HANDLED_EVENTS = (
+    "payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled",
+    "payment_intent.amount_capturable_updated", "payment_intent.processing",
+    "payment_intent.requires_action", "setup_intent.succeeded", "charge.refunded",
+    "charge.dispute.created",
+)
+
+
+def handle_stripe_event(event: dict) -> WebhookEvent:
+    """Apply one verified Stripe event, once: a second delivery of the same event id is a
+    no-op (unless the first failed). Unknown types are stored and ignored. Events may come in
+    any order; payments never move backwards (https://docs.stripe.com/webhooks)."""
+    try:
+        with transaction.atomic():
+            record, created = WebhookEvent.objects.get_or_create(
+                event_id=event["id"], defaults={"type": event["type"], "payload": event})
+    except IntegrityError:
+        return WebhookEvent.objects.get(event_id=event["id"])
+    if not created and record.status != "failed":
+        return record
+    try:
+        handled = _dispatch(event)
+        record.status = "processed" if handled else "ignored"
+        record.error = ""
+    except Exception as error:  # recorded, and Stripe retries on our 500
+        record.status, record.error = "failed", repr(error)[:2000]
+        record.processed_at = timezone.now()
+        record.save()
+        raise
+    record.processed_at = timezone.now()
+    record.save()
+    return record
+
+
+def _payment_for(obj: dict) -> Payment | None:
+    intent_id = obj.get("payment_intent") if obj.get("object") != "payment_intent" else obj["id"]
+    if isinstance(intent_id, dict):
+        intent_id = intent_id.get("id")
+    payment = Payment.objects.filter(intent_id=intent_id).first() if intent_id else None
+    if payment is None and (obj.get("metadata") or {}).get("payment", "").isdigit():
+        payment = Payment.objects.filter(pk=int(obj["metadata"]["payment"])).first()
+    return payment
+
+
+def _dispatch(event: dict) -> bool:
+    from studiobook.payments.gateways.stripe_gateway import (
+        payment_intent_result,
+        setup_intent_result,
+    )
+
+    kind, obj = event["type"], event["data"]["object"]
+    if kind not in HANDLED_EVENTS:
+        return False
+    payment = _payment_for(obj)
+    if payment is None:
+        return False
+    if kind.startswith("payment_intent."):
+        intent = payment_intent_result(obj)
+        if kind == "payment_intent.amount_capturable_updated" and not intent.capture_before:
+            # Events carry latest_charge unexpanded; capture_before needs the charge.
+            try:
+                intent = get_gateway().retrieve_payment_intent(intent.id)
+            except GatewayError:
+                pass  # the authorization is still recorded; the deadline stays unknown
+        apply_intent(payment, intent)
+        if kind == "payment_intent.payment_failed":
+            error = obj.get("last_payment_error") or {}
+            Payment.objects.filter(pk=payment.pk).update(
+                last_error_code=error.get("code", "payment_failed"),
+                last_error_message=error.get("message", ""))
+        if obj.get("payment_method") and obj.get("setup_future_usage") == "off_session":
+            _save_payment_method(payment, obj["payment_method"])
+        return True
+    if kind == "setup_intent.succeeded":
+        apply_intent(payment, setup_intent_result(obj))
+        if obj.get("payment_method"):
+            _save_payment_method(payment, obj["payment_method"])
+        Payment.objects.filter(pk=payment.pk, status__in=UNCAPTURED).update(
+            status="requires_confirmation")
+        return True
+    if kind == "charge.refunded":
+        _sync_refunds(payment, obj)
+        return True
+    if kind == "charge.dispute.created":
+        Payment.objects.filter(pk=payment.pk).update(is_disputed=True)
+        audit.record(studio=payment.booking.studio, actor=None, action="payment.dispute",
+                     entity="booking", entity_id=payment.booking.code,
+                     diff={"dispute": obj.get("id"), "amount": obj.get("amount")})
+        return True
+    return False
+
+
+def _save_payment_method(payment: Payment, payment_method) -> None:
+    method_id = payment_method["id"] if isinstance(payment_method, dict) else payment_method
+    PaymentCustomer.objects.filter(user=payment.booking.user, gateway="stripe").update(
+        payment_method_id=method_id)
+
+
+def _sync_refunds(payment: Payment, charge: dict) -> None:
+    """Refunds made outside Studiobook (the Stripe dashboard) join the ledger too."""
+    known = set(Refund.objects.filter(payment=payment).values_list("refund_id", flat=True))
+    for item in (charge.get("refunds") or {}).get("data", []):
+        if item["id"] in known or item.get("status") not in ("succeeded", "pending"):
+            continue
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment.pk)
+            amount = min(item["amount"], locked.refundable_minor)
+            if amount <= 0:
+                continue
+            locked.amount_refunded_minor += amount
+            locked.save(update_fields=["amount_refunded_minor", "updated_at"])
+            created = Refund.objects.create(payment=locked, amount_minor=amount,
+                                            refund_id=item["id"], status=item["status"],
+                                            reason="refunded in the Stripe dashboard")
+            ledger.record_refund(created)
