@@ -8,6 +8,7 @@ booked is not offered (ARCHITECTURE.md principle 3). One query per table per cal
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,6 +27,18 @@ from studiobook.studios.models import (
     Studio,
     Target,
 )
+
+
+# Other sources of busy time (external calendars: studiobook.calendars registers one). Each is
+# called as source(studio, room_ids, staff_ids, start, end) and returns (kind, id, Interval)
+# triples, kind "room" or "staff"; the session may not overlap them (like a blackout).
+BusySource = Callable[..., list[tuple[str, int, core.Interval]]]
+BUSY_SOURCES: list[BusySource] = []
+
+
+def register_busy_source(source: BusySource) -> None:
+    if source not in BUSY_SOURCES:
+        BUSY_SOURCES.append(source)
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,11 @@ def build_query(
             start_at__lt=window_end, end_at__gt=window_start):
         blackouts_by[(row.target_type, row.room_id or row.staff_id)].append(
             _interval(row.start_at, row.end_at, f"blackout: {row.reason or 'unavailable'}"))
+
+    for source in BUSY_SOURCES:
+        for kind, resource_id, interval in source(studio, room_ids, engineer_ids,
+                                                  window_start, window_end):
+            blackouts_by[(kind, resource_id)].append(interval)
 
     busy_by: dict[tuple[str, int], list[core.Interval]] = defaultdict(list)
     allocations = (

@@ -24,7 +24,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from studiobook import scheduling as core
-from studiobook.bookings import policies, pricing
+from studiobook.bookings import events, policies, pricing
 from studiobook.bookings.availability import Exclusions, build_query, validate_duration
 from studiobook.bookings.billing import billing
 from studiobook.bookings.errors import (
@@ -58,10 +58,19 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (Status.CONFIRMED, "mark_no_show"): Status.NO_SHOW,
 }
 
+EVENT_OF_ACTION = {
+    "approve": "booking.confirmed",
+    "reject": "booking.rejected",
+    "cancel": "booking.canceled",
+    "complete": "booking.completed",
+    "mark_no_show": "booking.no_show",
+}
+
 LOCK_TIMEOUT = "5s"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 EXCLUSION_VIOLATION = "23P01"
 LOCK_NOT_AVAILABLE = "55P03"
+DEADLOCK_DETECTED = "40P01"  # should not happen (one lock order); a 409, never a 500
 
 
 def next_status(status: str, action: str) -> str:
@@ -204,9 +213,27 @@ def _translate_database_errors(error: Exception) -> Exception:
     if sqlstate == EXCLUSION_VIOLATION:
         return SlotUnavailable("this slot was just taken by someone else", field="start_at",
                                extra={"reason": "busy"})
-    if sqlstate == LOCK_NOT_AVAILABLE:
+    if sqlstate in (LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED):
         return ResourceBusy("the room or engineer is being booked right now; try again")
     return error
+
+
+def _publish_availability(studio_id: int, spans, *, booking_id: int | None = None) -> None:
+    """``availability.changed`` for the resources and time of ``spans`` (kind, id, Interval)."""
+    spans = list(spans)
+    if not spans:
+        return
+    events.publish(
+        "availability.changed", studio_id=studio_id, booking_id=booking_id,
+        room_ids=sorted({i for kind, i, _ in spans if kind == "room"}),
+        staff_ids=sorted({i for kind, i, _ in spans if kind == "staff"}),
+        start=min(span.start for *_, span in spans).isoformat(),
+        end=max(span.end for *_, span in spans).isoformat())
+
+
+def _allocation_spans(allocations) -> list:
+    return [("room" if a.room_id else "staff", a.room_id or a.staff_id,
+             core.Interval(a.start_at, a.end_at)) for a in allocations]
 
 
 def _check_start(start_at: datetime) -> None:
@@ -258,6 +285,7 @@ def place_hold(*, actor, studio: Studio, service: Service, start_at: datetime,
                          entity_id=hold.token,
                          diff={"start_at": start_at.isoformat(), "room_id": hold.room_id,
                                "staff_ids": list(reservation.staff_ids)})
+            _publish_availability(studio.id, reservation.spans)
     except (IntegrityError, OperationalError) as error:
         raise _translate_database_errors(error) from error
     return hold
@@ -277,6 +305,7 @@ def release_hold(*, actor, hold: Hold, now: datetime | None = None) -> Hold:
         hold.allocations.update(is_blocking=False)
         audit.record(studio=hold.studio, actor=actor, action="hold.release", entity="hold",
                      entity_id=hold.token)
+        _publish_availability(hold.studio_id, _allocation_spans(hold.allocations.all()))
     return hold
 
 
@@ -288,7 +317,11 @@ def sweep_expired_holds(*, now: datetime | None = None) -> int:
         stale = list(Hold.objects.filter(status=Hold.Status.ACTIVE, expires_at__lte=now)
                      .values_list("id", flat=True))
         Hold.objects.filter(id__in=stale).update(status=Hold.Status.EXPIRED)
+        freed = list(Allocation.objects.filter(hold_id__in=stale, is_blocking=True))
         Allocation.objects.filter(hold_id__in=stale).update(is_blocking=False)
+        for studio_id in {a.studio_id for a in freed}:
+            _publish_availability(studio_id, _allocation_spans(
+                a for a in freed if a.studio_id == studio_id))
     return len(stale)
 
 
@@ -350,6 +383,11 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
     try:
         with transaction.atomic(durable=True):
             if hold is not None:
+                # Lock order, as every writer: resource advisory locks first, then rows. (A
+                # booking that expires this hold holds the room lock and then updates the
+                # hold row; taking the hold row first here deadlocked against it.)
+                _lock_resources([hold.room_id] if hold.room_id else [], hold.staff_ids,
+                                actor.id)
                 # Row lock: two conversions of one hold queue here; the second sees it spent.
                 hold = Hold.objects.select_for_update().get(pk=hold.pk)
                 if not hold.is_live(now):
@@ -406,6 +444,10 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                                "room_id": booking.room_id,
                                "staff_ids": list(reservation.staff_ids),
                                "hold": hold.token if hold else None})
+            events.publish("booking.submitted" if booking.status == Status.AWAITING_APPROVAL
+                           else "booking.confirmed", studio_id=studio.id,
+                           booking_id=booking.id, approved=False)
+            _publish_availability(studio.id, reservation.spans, booking_id=booking.id)
     except (IntegrityError, OperationalError) as error:
         raise _translate_database_errors(error) from error
     billing().after_create(booking)
@@ -428,6 +470,12 @@ def _transition(*, actor, booking: Booking, action: str, reason: str = "",
         booking.save(update_fields=["status", "status_reason", "updated_at", *fields])
         if not booking.is_blocking:
             booking.allocations.update(is_blocking=False)
+            _publish_availability(booking.studio_id,
+                                  _allocation_spans(booking.allocations.all()),
+                                  booking_id=booking.id)
+        events.publish(EVENT_OF_ACTION[action], studio_id=booking.studio_id,
+                       booking_id=booking.id, reason=reason, approved=action == "approve",
+                       **(details or {}))
         audit.record(studio=booking.studio, actor=actor, action=f"booking.{action}",
                      entity="booking", entity_id=booking.code,
                      diff={"status": [old, booking.status], "reason": reason, **(details or {})})
@@ -593,7 +641,10 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
                                   duration_minutes=booking.duration_minutes, now=now,
                                   room_id=preview.room_id, staff_ids=list(preview.staff_ids),
                                   exclude=exclude, override=False)
-            old = {"start_at": locked.start_at.isoformat(), "room_id": locked.room_id}
+            old = {"start_at": locked.start_at.isoformat(), "room_id": locked.room_id,
+                   "end_at": locked.end_at.isoformat()}
+            _publish_availability(studio.id, _allocation_spans(locked.allocations.all()),
+                                  booking_id=locked.id)
             locked.allocations.all().delete()
             locked.assignments.all().delete()
             locked.start_at, locked.end_at = reservation.start_at, reservation.end_at
@@ -611,6 +662,9 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
                          diff={"start_at": [old["start_at"], locked.start_at.isoformat()],
                                "room_id": [old["room_id"], locked.room_id],
                                "fee_minor": preview.fee_minor})
+            _publish_availability(studio.id, reservation.spans, booking_id=locked.id)
+            events.publish("booking.rescheduled", studio_id=studio.id, booking_id=locked.id,
+                           old_start_at=old["start_at"], old_end_at=old["end_at"])
     except (IntegrityError, OperationalError) as error:
         raise _translate_database_errors(error) from error
     billing().after_reschedule(locked, actor, preview.fee_minor)
@@ -679,6 +733,12 @@ def assign_staff(*, actor, booking: Booking, staff_ids: list[int], override: boo
                          else "booking.assign_staff",
                          entity="booking", entity_id=booking.code,
                          diff={"staff_ids": [old, sorted(staff_ids)]})
+            events.publish("booking.staff_changed", studio_id=studio.id,
+                           booking_id=booking.id, old_staff_ids=old)
+            _publish_availability(studio.id, [("staff", s, span) for s, span in spans.items()]
+                                  + [("staff", s, core.Interval(booking.start_at,
+                                                                booking.end_at)) for s in old],
+                                  booking_id=booking.id)
     except (IntegrityError, OperationalError) as error:
         raise _translate_database_errors(error) from error
     return booking

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "studiobook.accounts",
     "studiobook.studios",
     "studiobook.bookings",
@@ -117,6 +119,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+
+# Background work: django-tasks on the database (run by `studiobook worker`); with
+# STUDIOBOOK_TASKS=rq and REDIS_URL, RQ on Redis (install the `redis` extra).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if os.environ.get("STUDIOBOOK_TASKS") == "rq":
+    INSTALLED_APPS.append("django_tasks_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0"}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Payments: Stripe when a secret key is set, else the offline gateway (pay at the studio).
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")

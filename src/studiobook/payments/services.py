@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from studiobook import scheduling as core
+from studiobook.bookings import events
 from studiobook.bookings.models import Booking
 from studiobook.payments import ledger
 from studiobook.payments.errors import GatewayFailure, PaymentStateError
@@ -119,6 +120,10 @@ def _record_error(payment: Payment, error: GatewayError) -> None:
     Payment.objects.filter(pk=payment.pk).update(**fields)
     for name, value in fields.items():
         setattr(payment, name, value)
+    events.publish("payment.action_needed" if error.code == "authentication_required"
+                   else "payment.failed", studio_id=payment.studio_id,
+                   booking_id=payment.booking_id, payment_id=payment.id,
+                   action_url=fields.get("action_url", ""), code=error.code or "")
 
 
 def apply_intent(payment: Payment, intent: IntentResult) -> Payment:
