@@ -72,7 +72,8 @@ def pytest_sessionfinish(session, exitstatus):
         return result
     sys.stdout.write("\n" + "=" * 30 + " PostgreSQL pass " + "=" * 30 + "\n")
     sys.stdout.flush()
-    env = {**os.environ, "DATABASE_URL": url, CHILD_FLAG: "1"}
+    env = {**os.environ, "DATABASE_URL": url, CHILD_FLAG: "1",
+           "STUDIOBOOK_TEST_DATABASE_NAME": f"test_studiobook_{os.getpid()}"}
     child = subprocess.run([sys.executable, "-m", "pytest", *config.invocation_params.args],
                            env=env, cwd=config.invocation_params.dir)
     if child.returncode not in (0, pytest.ExitCode.NO_TESTS_COLLECTED):

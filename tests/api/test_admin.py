@@ -137,7 +137,8 @@ def test_service_crud_validates_durations(api, world):
                                                           "default_duration_minutes": 300},
                             user=world["admin"])
     assert (status, body["errors"][0]["rule"]) == (422, "within_min_max")
-    status, body = api.post(f"{ADMIN}/services", base | {"name": "Bad", "max_duration_minutes": 250},
+    status, body = api.post(f"{ADMIN}/services",
+                            base | {"name": "Bad", "max_duration_minutes": 250},
                             user=world["admin"])
     assert (status, body["errors"][0]["field"]) == (422, "max_duration_minutes")
     status, body = api.post(f"{ADMIN}/services", base | {"name": "Bad", "deposit_percent": 101},

@@ -8,11 +8,10 @@ from datetime import date as Date
 from datetime import datetime, time
 from typing import Annotated, Literal
 
-from ninja import Field, Schema
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from ninja import Field, Schema
 from pydantic import AfterValidator, AwareDatetime, model_validator
-
 
 
 def _email(value: str) -> str:

@@ -28,7 +28,6 @@ from studiobook.studios.models import (
     Target,
 )
 
-
 # Other sources of busy time (external calendars: studiobook.calendars registers one). Each is
 # called as source(studio, room_ids, staff_ids, start, end) and returns (kind, id, Interval)
 # triples, kind "room" or "staff"; the session may not overlap them (like a blackout).

@@ -3,7 +3,6 @@ live holds and blackouts per room or engineer over a range, with conflicts flagg
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 

@@ -32,6 +32,8 @@ Commands:
   import FILE   import a studio from a TOML file (docs/studio-file.md)
                   [--replace] [--check]
   sweep-holds   mark expired holds as expired and print how many
+  worker        run background tasks (emails, calendar sync, balance charges) and
+                  scheduled jobs (hold sweeps, reminders, feed refreshes)
   help          list every command, Django's included (check, createsuperuser, shell, ...)
 
 `studiobook COMMAND --help` shows a command's options; any other COMMAND runs the Django

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "studiobook.jobs",
     "studiobook.accounts",
     "studiobook.studios",
     "studiobook.bookings",
@@ -99,6 +100,9 @@ def database_from_url(url: str | None) -> dict:
             "timeout": 30,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+    if os.environ.get("STUDIOBOOK_TEST_DATABASE_NAME"):
+        # Set by the test suite so that concurrent runs on one server never share a test DB.
+        config["TEST"] = {"NAME": os.environ["STUDIOBOOK_TEST_DATABASE_NAME"]}
     return config
 
 

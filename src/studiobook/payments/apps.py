@@ -10,3 +10,8 @@ class PaymentsConfig(AppConfig):
         from studiobook.payments.services import PaymentsBilling
 
         register(PaymentsBilling())
+
+        from studiobook.jobs import register_periodic
+        from studiobook.payments.services import charge_due_balances
+
+        register_periodic("payments.charge_due_balances", 300, charge_due_balances)

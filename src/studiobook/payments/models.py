@@ -1,5 +1,6 @@
 """Money: payments (Stripe PaymentIntents or offline), refunds, the ledger, Stripe webhook
-events, saved customers, and saved customers. (Taxes and fees are studio settings: ``studios.TaxRate``, ``studios.Fee``.)
+events and saved customers. (Taxes and fees are studio settings: ``studios.TaxRate`` and
+``studios.Fee``.)
 
 Amounts are integer minor units of ``currency``. Payment statuses use Stripe's PaymentIntent
 vocabulary (https://docs.stripe.com/payments/paymentintents/lifecycle) for both gateways, so

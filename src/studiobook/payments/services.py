@@ -12,6 +12,7 @@ Statuses use Stripe's PaymentIntent vocabulary for both gateways and never move 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from datetime import datetime, timedelta
 
@@ -446,10 +447,8 @@ class PaymentsBilling:
     def after_approve(self, booking, actor) -> None:
         for payment in booking.payments.exclude(purpose=Purpose.BALANCE).order_by("id"):
             if payment.status == "requires_capture":
-                try:
+                with contextlib.suppress(GatewayFailure):  # recorded on the payment
                     capture(payment)
-                except GatewayFailure:
-                    pass  # recorded on the payment; the approval queue shows it
             elif payment.capture_method == "setup" and payment.status != "canceled":
                 charge_saved_card(payment)
         # A balance can fall due while the booking waits for approval: charge it now.
@@ -480,10 +479,8 @@ class PaymentsBilling:
             if not payment.amount_captured_minor:
                 _cancel_intent(payment)
         if refund_minor:
-            try:
+            with contextlib.suppress(GatewayFailure):  # recorded on the refund row
                 refund(booking=booking, amount_minor=refund_minor, reason=reason, actor=actor)
-            except GatewayFailure:
-                pass  # recorded on the refund row; retried from the admin
 
 
 # --- Stripe webhooks ------------------------------------------------------------------------
@@ -548,10 +545,8 @@ def _dispatch(event: dict) -> bool:
         intent = payment_intent_result(obj)
         if kind == "payment_intent.amount_capturable_updated" and not intent.capture_before:
             # Events carry latest_charge unexpanded; capture_before needs the charge.
-            try:
+            with contextlib.suppress(GatewayError):  # the deadline just stays unknown
                 intent = get_gateway().retrieve_payment_intent(intent.id)
-            except GatewayError:
-                pass  # the authorization is still recorded; the deadline stays unknown
         apply_intent(payment, intent)
         if kind == "payment_intent.payment_failed":
             error = obj.get("last_payment_error") or {}

@@ -20,11 +20,11 @@ from studiobook.studios.errors import InvalidInput, NotFound
 from studiobook.studios.models import (
     Blackout,
     BufferRule,
+    Fee,
     Membership,
     Room,
     ScheduleRule,
     Service,
-    Fee,
     StaffMember,
     Studio,
     Target,

@@ -5,8 +5,8 @@ staff, schedule rules, blackouts and buffer rules. Roles are checked by the serv
 
 from typing import Literal
 
-from django.utils import timezone
 from django.http import HttpResponse
+from django.utils import timezone
 from ninja import Router, Status
 from pydantic import AwareDatetime
 
@@ -21,22 +21,18 @@ from studiobook.api.routers.common import (
 from studiobook.api.schemas import (
     ApproveIn,
     AssignStaffIn,
-    FeeIn,
-    FeeOut,
-    OfflinePaymentIn,
-    RefundIn,
-    StudioOut,
-    StudioSettingsIn,
-    TaxRateIn,
-    TaxRateOut,
     BlackoutIn,
     BlackoutOut,
     BookingOut,
     BufferIn,
     BufferOut,
     CalendarOut,
+    FeeIn,
+    FeeOut,
     Message,
+    OfflinePaymentIn,
     ReasonIn,
+    RefundIn,
     RoomIn,
     RoomOut,
     ScheduleRuleIn,
@@ -46,14 +42,18 @@ from studiobook.api.schemas import (
     StaffIn,
     StaffOut,
     StaffUpdateIn,
+    StudioOut,
+    StudioSettingsIn,
+    TaxRateIn,
+    TaxRateOut,
 )
 from studiobook.bookings import services
 from studiobook.bookings.board import calendar_board
 from studiobook.bookings.models import Booking
-from studiobook.studios import services as studio_services
-from studiobook.studios.errors import InvalidInput
 from studiobook.payments import reports
 from studiobook.payments import services as payments
+from studiobook.studios import services as studio_services
+from studiobook.studios.errors import InvalidInput
 from studiobook.studios.models import (
     Blackout,
     BufferRule,

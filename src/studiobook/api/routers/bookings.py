@@ -26,8 +26,8 @@ from studiobook.api.schemas import (
     RescheduleOut,
 )
 from studiobook.bookings import services
-from studiobook.payments import services as payments
 from studiobook.bookings.models import Booking, Hold
+from studiobook.payments import services as payments
 from studiobook.studios.errors import NotFound
 from studiobook.studios.models import Service
 

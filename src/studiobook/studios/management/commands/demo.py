@@ -3,6 +3,7 @@ bookings, print where to look, and serve it."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -30,6 +31,12 @@ def _database_label() -> str:
     host = config.get("HOST") or "localhost"
     port = f":{config['PORT']}" if config.get("PORT") else ""
     return f"{connection.vendor} {config['NAME']} on {host}{port}"
+
+
+def start_worker() -> subprocess.Popen:
+    """``studiobook worker`` in its own process, with this process's environment (so the
+    same DATABASE_URL and data folder)."""
+    return subprocess.Popen([sys.executable, "-m", "studiobook.conf.cli", "worker"])
 
 
 class Command(BaseCommand):
@@ -79,7 +86,17 @@ class Command(BaseCommand):
         if options["no_serve"]:
             return
         sys.stdout.flush()
-        run_server(**server)
+        worker = start_worker()
+        self.stdout.write(f"Background worker: pid {worker.pid} (emails, calendar sync, "
+                          "balance charges, hold sweeps)")
+        try:
+            run_server(**server)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
 
 def _local(instant: datetime, zone_name: str) -> str:
