@@ -211,6 +211,7 @@ def test_direct_booking_and_a_second_attempt_at_the_same_slot(api, world, make_u
     assert status == 409
     assert body["code"] == "slot_unavailable" and body["reason"] in {"busy", "no_engineer"}
     assert first["code"] in body["detail"]
+    assert body["detail"].startswith(("Studio A is busy", "Eve Engineer is busy"))
     assert written() == before
 
 

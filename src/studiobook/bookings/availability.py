@@ -179,6 +179,7 @@ def build_query(
             busy=tuple(sorted(busy_by.get(key, ()), key=lambda i: i.start)),
             buffer_before_minutes=before,
             buffer_after_minutes=after,
+            name=str(obj),
         )
 
     return core.SlotQuery(

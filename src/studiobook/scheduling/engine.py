@@ -261,7 +261,7 @@ class _Context:
         busy = [(to_ticks(i.start) - d - high + 1, to_ticks(i.end) + low, i) for i in resource.busy]
         busy.sort(key=lambda f: (f[0], f[1]))
         return _Check(
-            f"{kind} {resource.id}",
+            resource.name or f"{kind} {resource.id}",
             self.hours(resource.rules),
             self._blackouts(resource.blackouts),
             busy,

@@ -111,6 +111,7 @@ class ResourceInput:
     busy: tuple[Interval, ...] = ()
     buffer_before_minutes: int = 0
     buffer_after_minutes: int = 0
+    name: str = ""  # shown in messages ("Studio A is busy: ..."); "room 3" when empty
 
     def __post_init__(self) -> None:
         if self.rules is not None and not isinstance(self.rules, tuple):
