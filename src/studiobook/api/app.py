@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from studiobook.api import problems
 from studiobook.api.routers import admin, auth, bookings, studios, webhooks
+from studiobook.notify import api as notify_api
 from studiobook.studios.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ api.add_router("/studios", studios.router)
 api.add_router("/studios", admin.router)
 api.add_router("", bookings.router)
 api.add_router("/webhooks", webhooks.router)
+api.add_router("", notify_api.router)
 
 
 def _field_of(location: list) -> str:

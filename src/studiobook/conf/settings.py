@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "studiobook.studios",
     "studiobook.bookings",
     "studiobook.payments",
+    "studiobook.calendars",
+    "studiobook.notify",
     "studiobook.api",
     "studiobook.web",
 ]
@@ -140,6 +142,31 @@ STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 PAYMENT_GATEWAY = os.environ.get("STUDIOBOOK_PAYMENT_GATEWAY",
                                  "stripe" if STRIPE_SECRET_KEY else "offline")
+
+# Email (studiobook.notify): SMTP when EMAIL_HOST is set, else the console; any
+# django-anymail backend through EMAIL_BACKEND.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+                               if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _flag("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = _flag("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Studiobook <bookings@localhost>")
+# SMS (studiobook.notify): Twilio when TWILIO_ACCOUNT_SID is set, else printed to the console.
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = os.environ.get("TWILIO_FROM", "")  # +E.164 number or an MG... Messaging Service
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "twilio" if TWILIO_ACCOUNT_SID else "console")
+STUDIOBOOK_SITE_URL = os.environ.get("STUDIOBOOK_SITE_URL", "http://localhost:8000")
+NOTIFY_REMINDER_LEAD_HOURS = int(os.environ.get("NOTIFY_REMINDER_LEAD_HOURS", "24"))
+# Calendars (studiobook.calendars): the invite's ORGANIZER (else DEFAULT_FROM_EMAIL's address),
+# and whether external calendar URLs may point at private networks (off: SSRF guard).
+STUDIOBOOK_CALENDAR_ORGANIZER_EMAIL = os.environ.get("STUDIOBOOK_CALENDAR_ORGANIZER_EMAIL", "")
+STUDIOBOOK_CALENDARS_ALLOW_PRIVATE_NETWORKS = _flag(
+    "STUDIOBOOK_CALENDARS_ALLOW_PRIVATE_NETWORKS", False)
 
 API_MAX_BODY_BYTES = int(os.environ.get("STUDIOBOOK_MAX_BODY_BYTES", 64 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from studiobook.api.app import api
 from studiobook.web import views
@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("receipt/<str:code>.pdf", views.receipt_as_pdf, name="receipt-pdf"),
     path("receipt/<str:code>", views.receipt, name="receipt"),
+    path("", include("studiobook.calendars.urls")),
 ]
