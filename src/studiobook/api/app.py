@@ -12,7 +12,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from studiobook.api import problems
-from studiobook.api.routers import admin, auth, bookings, studios, webhooks
+from studiobook.api.routers import admin, auth, bookings, calendars, studios, webhooks
 from studiobook.notify import api as notify_api
 from studiobook.studios.errors import DomainError
 
@@ -31,6 +31,7 @@ api.add_router("/studios", admin.router)
 api.add_router("", bookings.router)
 api.add_router("/webhooks", webhooks.router)
 api.add_router("", notify_api.router)
+api.add_router("", calendars.router)
 
 
 def _field_of(location: list) -> str:
