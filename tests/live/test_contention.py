@@ -5,7 +5,10 @@ SQLite pass), migrated and seeded in subprocesses, served by gunicorn (4 workers
 the production WSGI stack). Fifty artists, each with their own token and HTTP client, are
 released together by a barrier against one slot; exactly one wins, the other 49 get a
 ``409 application/problem+json`` with code ``slot_unavailable``, none a 5xx, and the server
-logs no error. The server uses the real clock, so the slot is a few days ahead of now.
+logs no error: for one room, for one engineer asked for in two rooms, and for holds. A last
+test (PostgreSQL only) forces the interleaving of a hold converted as it expires with another
+artist's booking of its slot, a deadlock once. The server uses the real clock, so every slot is
+a few days ahead of now.
 """
 
 from __future__ import annotations
