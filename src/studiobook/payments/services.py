@@ -402,10 +402,16 @@ def send_refunds(pending: list[Refund]) -> list[Refund]:
 
 def _send_refund(pending: Refund) -> Refund:
     payment = pending.payment
+    if not payment.intent_id:
+        # Taken at the studio (no gateway intent): it goes back the same way, recorded here.
+        with transaction.atomic():
+            pending.status = "succeeded"
+            pending.save(update_fields=["status"])
+            ledger.record_refund(pending)
+        return pending
     try:
         result = get_gateway().refund(
-            intent_id=payment.intent_id or f"offline-{payment.id}",
-            amount=pending.amount_minor, reason=None,
+            intent_id=payment.intent_id, amount=pending.amount_minor, reason=None,
             idempotency_key=idempotency_key("refund", pending.id))
     except GatewayError as error:
         if error.is_retryable:
