@@ -26,6 +26,7 @@ Studiobook: bookings for recording studios.
 Commands:
   serve         run the production web server (gunicorn)
                   [--host 127.0.0.1] [--port 8000] [--workers N] [--threads 4] [--access-log]
+                  [--stream-port PORT+1] [--no-stream]
   migrate       create or update the database tables
   demo          migrate, load the demo studio, users and bookings, then serve
                   [--host] [--port] [--workers N] [--no-serve]

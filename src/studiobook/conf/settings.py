@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "studiobook.notify",
     "studiobook.api",
     "studiobook.web",
+    "studiobook.live",
 ]
 
 MIDDLEWARE = [

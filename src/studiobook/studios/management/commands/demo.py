@@ -78,6 +78,9 @@ class Command(BaseCommand):
         write(f"API docs:      {base}/api/docs")
         write(f"OpenAPI:       {base}/api/openapi.json")
         write(f"Django admin:  {base}/admin/")
+        if server["stream_port"] is not None:
+            write(f"Live stream:   {base}/api/studios/{studio.slug}/availability/stream "
+                  "(Server-Sent Events, docs/live-availability.md)")
         write("")
         write("Demo logins (email / password):")
         for login in summary.logins:

@@ -27,12 +27,15 @@ def bind_address(host: str, port: int) -> str:
 
 def run_server(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                workers: int | None = None, threads: int = DEFAULT_THREADS,
-               access_log: bool = False, timeout: int = 60) -> None:
+               access_log: bool = False, timeout: int = 60,
+               stream_port: int | None = None) -> None:
     """Serve ``studiobook.conf.wsgi.application`` with gunicorn until SIGTERM/SIGINT.
 
     gthread workers; SIGTERM stops gracefully (requests in flight get ``graceful_timeout``
     seconds to finish). Errors and startup lines go to stderr; the access log is off unless
-    ``access_log``.
+    ``access_log``. With ``stream_port`` (0: a free port), the live-availability stream
+    server (``studiobook.live.server``, uvicorn) runs beside gunicorn on that port and stops
+    with it; the WSGI app redirects ``/api/studios/{slug}/availability/stream`` to it.
     """
     from gunicorn.app.base import BaseApplication
 
@@ -68,7 +71,13 @@ def run_server(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
 
     # Workers are forked from this process: no database connection may be shared with them.
     connections.close_all()
-    StudiobookServer().run()
+    if stream_port is None:
+        StudiobookServer().run()
+        return
+    from studiobook.live.server import stream_server_alongside
+
+    with stream_server_alongside(host, stream_port):
+        StudiobookServer().run()
 
 
 def warn_unapplied_migrations(stream) -> None:
@@ -100,6 +109,10 @@ def add_server_arguments(parser) -> None:
                         help=f"threads per worker (default {DEFAULT_THREADS})")
     parser.add_argument("--access-log", action="store_true",
                         help="log every request to stderr (off by default)")
+    parser.add_argument("--stream-port", type=int, default=None,
+                        help="port of the live-availability stream server (default: --port + 1)")
+    parser.add_argument("--no-stream", action="store_true",
+                        help="do not start the stream server (e.g. it runs elsewhere)")
 
 
 def server_options(options: dict) -> dict:
@@ -109,8 +122,18 @@ def server_options(options: dict) -> dict:
         raise CommandError("--threads must be at least 1")
     if not 0 <= options["port"] <= 65535:
         raise CommandError("--port must be between 0 and 65535")
+    stream_port = options.get("stream_port")
+    if options.get("no_stream"):
+        stream_port = None
+    elif stream_port is None:
+        stream_port = options["port"] + 1 if options["port"] else 0
+    if stream_port is not None and not 0 <= stream_port <= 65535:
+        raise CommandError("--stream-port must be between 0 and 65535")
+    if stream_port and stream_port == options["port"]:
+        raise CommandError("--stream-port must differ from --port")
     return {"host": options["host"], "port": options["port"], "workers": options["workers"],
-            "threads": options["threads"], "access_log": options["access_log"]}
+            "threads": options["threads"], "access_log": options["access_log"],
+            "stream_port": stream_port}
 
 
 class Command(BaseCommand):
