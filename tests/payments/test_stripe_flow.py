@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import stripe
@@ -100,6 +101,12 @@ def test_manual_capture_on_approval(api, world, transport, client):
     assert queue[0]["payment"]["state"] == "authorized"
     assert queue[0]["payment"]["capture_before"] == "2026-11-27T15:02:10Z"
     assert queue[0]["payment"]["capture_at_risk"] is False
+    booking_row = Booking.objects.get()
+    deadline = payment.capture_before
+    assert services.capture_deadline(booking_row, now=deadline - timedelta(hours=25)) == (
+        deadline, False)
+    assert services.capture_deadline(booking_row, now=deadline - timedelta(hours=23)) == (
+        deadline, True)
 
     transport.reply("POST", f"/v1/payment_intents/{INTENT}/capture",
                     "payment_intent_captured.json")

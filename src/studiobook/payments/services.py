@@ -107,6 +107,24 @@ def payment_state(booking: Booking, payments: list[Payment] | None = None) -> st
     return "unpaid"
 
 
+# An authorization this close to its capture deadline, on a booking still awaiting approval,
+# is flagged in the approval queue (issue 3, section 3: "flags those that will lapse").
+CAPTURE_RISK = timedelta(days=1)
+
+
+def capture_deadline(booking: Booking, payments: list[Payment] | None = None,
+                     *, now: datetime | None = None) -> tuple[datetime | None, bool]:
+    """The earliest ``capture_before`` (UTC) among the booking's authorizations, and whether
+    it lapses within ``CAPTURE_RISK`` while the booking still awaits approval."""
+    now = now or timezone.now()
+    payments = list(booking.payments.all()) if payments is None else payments
+    deadline = min((p.capture_before for p in payments
+                    if p.status == "requires_capture" and p.capture_before), default=None)
+    at_risk = bool(deadline and booking.status == Booking.Status.AWAITING_APPROVAL
+                   and deadline - now < CAPTURE_RISK)
+    return deadline, at_risk
+
+
 # --- applying gateway results ---------------------------------------------------------------
 
 def _record_error(payment: Payment, error: GatewayError) -> None:

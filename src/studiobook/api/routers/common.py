@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db.models import Model
-from django.utils import timezone
 
 from studiobook.bookings.models import Booking
-from studiobook.payments.services import payment_state
+from studiobook.payments.services import capture_deadline, payment_state
 from studiobook.studios.errors import NotFound
 from studiobook.studios.models import Studio
 from studiobook.studios.permissions import is_team
@@ -30,7 +27,7 @@ def get_in_studio(model: type[Model], studio: Studio, pk: int, field: str = "id"
 
 BOOKING_RELATED = ("studio", "service")
 BOOKING_PREFETCH = ("assignments__staff", "line_items", "payments")
-CAPTURE_RISK = timedelta(days=1)
+
 
 
 def bookings_queryset():
@@ -82,15 +79,12 @@ def booking_out(booking: Booking) -> dict:
 
 def payment_summary(booking: Booking) -> dict:
     payments = list(booking.payments.all())
-    deadlines = [p.capture_before for p in payments
-                 if p.status == "requires_capture" and p.capture_before]
-    capture_before = min(deadlines, default=None)
+    capture_before, at_risk = capture_deadline(booking, payments)
     return {
         "state": payment_state(booking, payments),
         "paid_cents": sum(p.amount_captured_minor - p.amount_refunded_minor for p in payments),
         "capture_before": capture_before,
-        "capture_at_risk": bool(capture_before and booking.status == "awaiting_approval"
-                                and capture_before - timezone.now() < CAPTURE_RISK),
+        "capture_at_risk": at_risk,
         "payments": [{
             "id": p.id, "purpose": p.purpose, "gateway": p.gateway, "status": p.status,
             "capture_method": p.capture_method, "amount_cents": p.amount_minor,
