@@ -211,7 +211,9 @@ def test_a_redis_that_is_down_costs_one_short_timeout_and_loses_no_row(database)
                       env={"REDIS_URL": url})
     assert result["rows"] == 3
     first, *rest = result["timings"]
-    assert first < 2.0 and all(t < 0.2 for t in rest), result["timings"]
+    # Generous bounds (shared, loaded machines): what matters is no row lost and no stall of
+    # the kind a connect timeout per booking would cause.
+    assert first < 5.0 and all(t < 1.0 for t in rest), result["timings"]
 
 
 def _redis_reachable(host: str = "127.0.0.1", port: int = 6379) -> bool:
