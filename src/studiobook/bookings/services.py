@@ -16,11 +16,12 @@ keep a resource from being double-booked (ARCHITECTURE.md principle 3, CONVENTIO
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from studiobook import scheduling as core
@@ -112,26 +113,19 @@ def _lock_resources(room_ids: Iterable[int], staff_ids: Iterable[int], user_id: 
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
 
 
-def _expire_stale_holds(now: datetime, *, room_ids=(), staff_ids=(), hold_ids=()) -> int:
-    """Mark holds past ``expires_at`` expired and stop their allocations blocking. Called
-    inside the writer's transaction before it inserts, because the exclusion constraint cannot
-    see time (ARCHITECTURE.md principle 3)."""
-    from django.db.models import Q
-
-    touching = Q(room_id__in=list(room_ids)) | Q(staff_id__in=list(staff_ids))
-    if hold_ids:
-        touching |= Q(hold_id__in=list(hold_ids))
+def _expire_stale_holds(now: datetime, *, room_ids=(), staff_ids=()) -> None:
+    """Mark holds on these resources past ``expires_at`` expired and stop their allocations
+    blocking. Called inside the writer's transaction before it inserts, because the exclusion
+    constraint cannot see time (ARCHITECTURE.md principle 3)."""
     stale = list(
-        Allocation.objects.filter(touching, hold__isnull=False, is_blocking=True,
-                                  expires_at__lte=now)
+        Allocation.objects.filter(Q(room_id__in=list(room_ids)) | Q(staff_id__in=list(staff_ids)),
+                                  hold__isnull=False, is_blocking=True, expires_at__lte=now)
         .values_list("hold_id", flat=True).distinct()
     )
-    if not stale:
-        return 0
-    Hold.objects.filter(id__in=stale, status=Hold.Status.ACTIVE).update(
-        status=Hold.Status.EXPIRED)
-    Allocation.objects.filter(hold_id__in=stale).update(is_blocking=False)
-    return len(stale)
+    if stale:
+        Hold.objects.filter(id__in=stale, status=Hold.Status.ACTIVE).update(
+            status=Hold.Status.EXPIRED)
+        Allocation.objects.filter(hold_id__in=stale).update(is_blocking=False)
 
 
 def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_minutes: int,
@@ -176,6 +170,31 @@ def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_mi
         before, after = core.effective_buffers(query, engineers[staff_id])
         spans.append(("staff", staff_id, core.allocation_span(start_at, end_at, before, after)))
     return Reservation(start_at, end_at, chosen_room, chosen_staff, tuple(spans))
+
+
+def _reserve(*, studio: Studio, service: Service, start_at: datetime, duration_minutes: int,
+             now: datetime, room_id: int | None, staff_ids: list[int] | None,
+             exclude: Exclusions, user_id: int | None, override: bool = False,
+             after_lock: Callable[[], None] | None = None) -> Reservation:
+    """Inside the writer's transaction: choose the room and engineers, lock them (and the
+    artist), expire stale holds on them, run ``after_lock`` (a check that must hold the
+    locks), then re-check the slot. The re-check matters on PostgreSQL, where the first
+    choice ran before the locks were held; on SQLite the whole transaction is BEGIN IMMEDIATE,
+    so the first choice already saw the final state and checking again would only lengthen
+    the database-wide write lock."""
+    probe = _choose(studio=studio, service=service, start_at=start_at,
+                    duration_minutes=duration_minutes, now=now, room_id=room_id,
+                    staff_ids=staff_ids, exclude=exclude, override=override)
+    rooms = [probe.room_id] if probe.room_id else []
+    _lock_resources(rooms, probe.staff_ids, user_id)
+    _expire_stale_holds(now, room_ids=rooms, staff_ids=probe.staff_ids)
+    if after_lock is not None:
+        after_lock()
+    if override or connection.vendor != "postgresql":
+        return probe
+    return _choose(studio=studio, service=service, start_at=start_at,
+                   duration_minutes=duration_minutes, now=now, room_id=probe.room_id,
+                   staff_ids=list(probe.staff_ids), exclude=exclude, override=False)
 
 
 def _unavailable(query: core.SlotQuery, start_at: datetime, room_id: int | None,
@@ -257,24 +276,18 @@ def place_hold(*, actor, studio: Studio, service: Service, start_at: datetime,
     validate_duration(service, duration_minutes)
     try:
         with transaction.atomic(durable=True):
-            probe = _choose(studio=studio, service=service, start_at=start_at,
-                            duration_minutes=duration_minutes, now=now, room_id=room_id,
-                            staff_ids=staff_ids, exclude=Exclusions(), override=False)
-            _lock_resources([probe.room_id] if probe.room_id else [], probe.staff_ids,
-                            actor.id)
-            _expire_stale_holds(now, room_ids=[probe.room_id] if probe.room_id else [],
-                                staff_ids=probe.staff_ids)
-            live = Hold.objects.filter(studio=studio, user=actor, status=Hold.Status.ACTIVE,
-                                       expires_at__gt=now).count()
-            if live >= studio.max_active_holds:
-                raise HoldLimitReached(
-                    f"you already hold {live} slots at {studio.name}; book or release one "
-                    f"first (limit {studio.max_active_holds})")
-            # Re-check with the resources locked: the probe ran before we held the locks.
-            reservation = _choose(studio=studio, service=service, start_at=start_at,
-                                  duration_minutes=duration_minutes, now=now,
-                                  room_id=probe.room_id, staff_ids=list(probe.staff_ids),
-                                  exclude=Exclusions(), override=False)
+            def within_hold_limit() -> None:
+                live = Hold.objects.filter(studio=studio, user=actor, status=Hold.Status.ACTIVE,
+                                           expires_at__gt=now).count()
+                if live >= studio.max_active_holds:
+                    raise HoldLimitReached(
+                        f"you already hold {live} slots at {studio.name}; book or release "
+                        f"one first (limit {studio.max_active_holds})")
+
+            reservation = _reserve(studio=studio, service=service, start_at=start_at,
+                                   duration_minutes=duration_minutes, now=now, room_id=room_id,
+                                   staff_ids=staff_ids, exclude=Exclusions(), user_id=actor.id,
+                                   after_lock=within_hold_limit)
             hold = Hold.objects.create(
                 studio=studio, token=secrets.token_urlsafe(12), user=actor, service=service,
                 room_id=reservation.room_id, start_at=reservation.start_at,
@@ -397,17 +410,10 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                         else f"the hold was already {hold.status}",
                         field="hold_id")
             exclude = Exclusions(hold_ids=frozenset({hold.id}) if hold else frozenset())
-            probe = _choose(studio=studio, service=service, start_at=start_at,
-                            duration_minutes=duration_minutes, now=now, room_id=room_id,
-                            staff_ids=staff_ids, exclude=exclude, override=override)
-            _lock_resources([probe.room_id] if probe.room_id else [], probe.staff_ids,
-                            actor.id)
-            _expire_stale_holds(now, room_ids=[probe.room_id] if probe.room_id else [],
-                                staff_ids=probe.staff_ids)
-            reservation = probe if override else _choose(
-                studio=studio, service=service, start_at=start_at,
-                duration_minutes=duration_minutes, now=now, room_id=probe.room_id,
-                staff_ids=list(probe.staff_ids), exclude=exclude, override=False)
+            reservation = _reserve(studio=studio, service=service, start_at=start_at,
+                                   duration_minutes=duration_minutes, now=now, room_id=room_id,
+                                   staff_ids=staff_ids, exclude=exclude, user_id=actor.id,
+                                   override=override)
             if hold is not None:
                 hold.status = Hold.Status.CONVERTED
                 hold.save(update_fields=["status"])
