@@ -23,40 +23,11 @@ subclasses with a stable ``code``.  Nothing here reads the clock: ``now`` is
 always passed in.
 """
 
+from . import money, policies
 from .engine import allocation_span, effective_buffers, explain_unavailable, find_slots
 from .errors import InvalidDuration, InvalidQuery, SchedulingError
-from .money import (
-    Fee,
-    InvalidMoney,
-    PriceLine,
-    Quote,
-    QuoteLine,
-    TaxLine,
-    TaxRate,
-    basis_points_of,
-    build_quote,
-    format_money,
-    minor_unit_exponent,
-    percent_of,
-    round_half_even,
-    split_proportionally,
-)
-from .policies import (
-    CancellationOutcome,
-    CancellationPolicy,
-    CapturePlan,
-    InvalidPolicy,
-    RefundTier,
-    RescheduleOutcome,
-    ReschedulePolicy,
-    cancellation_outcome,
-    capture_plan,
-    describe,
-    policy_from_dict,
-    policy_to_dict,
-    reschedule_outcome,
-    tier_deadline,
-)
+from .money import *  # noqa: F403  (its __all__ is the one list of its public names)
+from .policies import *  # noqa: F403
 from .pricing import price_for, validate_duration
 from .types import Interval, PriceRule, ResourceInput, Slot, SlotQuery, Unavailable, WeeklyRule
 from .windows import working_windows
@@ -79,32 +50,6 @@ __all__ = [
     "price_for",
     "validate_duration",
     "working_windows",
-    "Fee",
-    "InvalidMoney",
-    "PriceLine",
-    "Quote",
-    "QuoteLine",
-    "TaxLine",
-    "TaxRate",
-    "basis_points_of",
-    "build_quote",
-    "format_money",
-    "minor_unit_exponent",
-    "percent_of",
-    "round_half_even",
-    "split_proportionally",
-    "CancellationOutcome",
-    "CancellationPolicy",
-    "CapturePlan",
-    "InvalidPolicy",
-    "RefundTier",
-    "RescheduleOutcome",
-    "ReschedulePolicy",
-    "cancellation_outcome",
-    "capture_plan",
-    "describe",
-    "policy_from_dict",
-    "policy_to_dict",
-    "reschedule_outcome",
-    "tier_deadline",
+    *money.__all__,
+    *policies.__all__,
 ]

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidQuery
 
-UTC = UTC
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Wall-clock readings are naive by nature; this is their epoch, not an instant.
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001

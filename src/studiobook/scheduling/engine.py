@@ -22,8 +22,9 @@ from datetime import datetime, timedelta, tzinfo
 
 from ._intervals import Span, contains, intersect, intersect_tagged, merge, subtract, tagged_union
 from ._time import DAY, MINUTE, from_ticks, get_zone, grid_ticks, to_ticks
-from .errors import InvalidDuration, InvalidQuery
-from .pricing import price_for
+from .errors import InvalidQuery
+from .money import _is_int
+from .pricing import price_for, validate_duration
 from .types import Interval, PriceRule, ResourceInput, Slot, SlotQuery, Unavailable
 from .windows import windows_ticks
 
@@ -74,10 +75,6 @@ def effective_buffers(query: SlotQuery, resource: ResourceInput | None) -> tuple
 # --------------------------------------------------------------------------- validation
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _validate(query: SlotQuery) -> tuple[tzinfo, int, int, int]:
     """Check the query; return ``(zone, range_start, range_end, now)`` with ticks."""
     if not isinstance(query, SlotQuery):
@@ -88,10 +85,7 @@ def _validate(query: SlotQuery) -> tuple[tzinfo, int, int, int]:
     now = to_ticks(query.now, "now")
     if range_end <= range_start:
         raise InvalidQuery("range_end must be after range_start")
-    if not _is_int(query.duration_minutes) or query.duration_minutes <= 0:
-        raise InvalidDuration(
-            "duration_min must be a whole number of minutes greater than 0", rule="positive"
-        )
+    validate_duration(query.duration_minutes, minimum=None, maximum=None, step=None)
     if not _is_int(query.grid_minutes) or query.grid_minutes <= 0:
         raise InvalidQuery("grid_minutes must be a positive int")
     for name in (
@@ -339,7 +333,7 @@ def find_slots(query: SlotQuery) -> list[Slot]:
                 rows.append((start, position, staff))
     # Each room's rows are already ascending; with unique room positions this
     # sort is a cheap run merge giving (start, room_id) order.
-    rows.sort(key=lambda row: (row[0], row[1]))
+    rows.sort()  # (start, room position) is unique: staff tuples are never compared
 
     price = price_for(query.price, query.duration_minutes)
     room_ids = [None if room is None else room.id for room in rooms]

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from ._time import from_ticks, get_zone, resolve_local, to_ticks
 from .errors import SchedulingError
-from .money import InvalidMoney, format_money, percent_of
+from .money import InvalidMoney, _is_int, _require_int, format_money, percent_of
 
 __all__ = [
     "CancellationOutcome",
@@ -69,10 +69,6 @@ class InvalidPolicy(SchedulingError):
     code = "invalid_policy"
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_int(field: str, value: object, low: int, high: int | None = None) -> None:
     if _is_int(value) and value >= low and (high is None or value <= high):  # type: ignore[operator]
         return
@@ -81,8 +77,7 @@ def _check_int(field: str, value: object, low: int, high: int | None = None) -> 
 
 
 def _check_money(field: str, value: object) -> None:
-    if not _is_int(value) or value < 0:  # type: ignore[operator]
-        raise InvalidMoney(f"{field}: must be a non-negative int (minor units), got {value!r}")
+    _require_int(field, value, what=" (minor units)")
 
 
 def _utc(value: object, field: str) -> datetime:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from .errors import InvalidDuration, InvalidQuery
+from .money import _is_int, round_half_even
 from .types import PriceRule
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_duration(
@@ -61,9 +58,4 @@ def price_for(rule: PriceRule, duration_minutes: int) -> int:
         )
     if rule.unit == "session":
         return rule.amount_minor
-    quotient, remainder = divmod(rule.amount_minor * duration_minutes, 60)
-    # divmod floors, so remainder is in [0, 60) even for negative amounts and
-    # "exactly half" is remainder == 30 in every case.
-    if remainder > 30 or (remainder == 30 and quotient % 2):
-        quotient += 1
-    return quotient
+    return round_half_even(rule.amount_minor * duration_minutes, 60)

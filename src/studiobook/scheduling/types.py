@@ -13,13 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Literal
 
+from ._time import is_aware
 from .errors import InvalidQuery
-
-
-def _is_aware(value: object) -> bool:
-    return (
-        isinstance(value, datetime) and value.tzinfo is not None and value.utcoffset() is not None
-    )
 
 
 def _check_minutes(name: str, value: object) -> None:
@@ -43,7 +38,7 @@ class Interval:
     label: str = ""
 
     def __post_init__(self) -> None:
-        if not (_is_aware(self.start) and _is_aware(self.end)):
+        if not (is_aware(self.start) and is_aware(self.end)):
             raise InvalidQuery(f"interval {self.label!r} needs timezone-aware start and end")
         if self.end <= self.start:
             raise InvalidQuery(f"interval {self.label!r} must end after it starts")
