@@ -16,7 +16,6 @@ DUMMY = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
 
 @pytest.fixture(autouse=True)
 def calendar_settings(settings):
-    settings.ROOT_URLCONF = "tests.calendars.urls"
     # The test servers listen on 127.0.0.1, which production refuses (calendars/net.py).
     settings.STUDIOBOOK_CALENDARS_ALLOW_PRIVATE_NETWORKS = True
     settings.STUDIOBOOK_CALENDARS_FETCH_TIMEOUT = 5

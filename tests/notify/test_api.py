@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from django.core import mail
 
 from studiobook.notify.models import Notification, NotificationPreference
-
-
-@pytest.fixture(autouse=True)
-def notify_routes(settings):
-    settings.ROOT_URLCONF = "tests.notify.urls"
 
 
 def test_a_test_email_goes_to_the_caller(api, world, django_capture_on_commit_callbacks):

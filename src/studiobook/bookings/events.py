@@ -56,6 +56,19 @@ def publish(name: str, *, studio_id: int, booking_id: int | None = None, **data)
     transaction.on_commit(lambda: dispatch(event))
 
 
+def publish_availability(studio_id: int, spans, *, booking_id: int | None = None) -> None:
+    """``availability.changed`` for ``spans``: (``"room"`` | ``"staff"``, id, span) triples
+    whose span has UTC ``start`` and ``end``. Nothing for no spans."""
+    spans = list(spans)
+    if not spans:
+        return
+    publish("availability.changed", studio_id=studio_id, booking_id=booking_id,
+            room_ids=sorted({i for kind, i, _ in spans if kind == "room"}),
+            staff_ids=sorted({i for kind, i, _ in spans if kind == "staff"}),
+            start=min(span.start for *_, span in spans).isoformat(),
+            end=max(span.end for *_, span in spans).isoformat())
+
+
 def dispatch(event: Event) -> None:
     for handler in [*_handlers.get(event.name, ()), *_handlers.get("*", ())]:
         try:

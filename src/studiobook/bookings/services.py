@@ -237,19 +237,6 @@ def _translate_database_errors(error: Exception) -> Exception:
     return error
 
 
-def _publish_availability(studio_id: int, spans, *, booking_id: int | None = None) -> None:
-    """``availability.changed`` for the resources and time of ``spans`` (kind, id, Interval)."""
-    spans = list(spans)
-    if not spans:
-        return
-    events.publish(
-        "availability.changed", studio_id=studio_id, booking_id=booking_id,
-        room_ids=sorted({i for kind, i, _ in spans if kind == "room"}),
-        staff_ids=sorted({i for kind, i, _ in spans if kind == "staff"}),
-        start=min(span.start for *_, span in spans).isoformat(),
-        end=max(span.end for *_, span in spans).isoformat())
-
-
 def _allocation_spans(allocations) -> list:
     return [("room" if a.room_id else "staff", a.room_id or a.staff_id,
              core.Interval(a.start_at, a.end_at)) for a in allocations]
@@ -298,7 +285,7 @@ def place_hold(*, actor, studio: Studio, service: Service, start_at: datetime,
                          entity_id=hold.token,
                          diff={"start_at": start_at.isoformat(), "room_id": hold.room_id,
                                "staff_ids": list(reservation.staff_ids)})
-            _publish_availability(studio.id, reservation.spans)
+            events.publish_availability(studio.id, reservation.spans)
     except (IntegrityError, OperationalError) as error:
         raise _translate_database_errors(error) from error
     return hold
@@ -318,7 +305,7 @@ def release_hold(*, actor, hold: Hold, now: datetime | None = None) -> Hold:
         hold.allocations.update(is_blocking=False)
         audit.record(studio=hold.studio, actor=actor, action="hold.release", entity="hold",
                      entity_id=hold.token)
-        _publish_availability(hold.studio_id, _allocation_spans(hold.allocations.all()))
+        events.publish_availability(hold.studio_id, _allocation_spans(hold.allocations.all()))
     return hold
 
 
@@ -333,7 +320,7 @@ def sweep_expired_holds(*, now: datetime | None = None) -> int:
         freed = list(Allocation.objects.filter(hold_id__in=stale, is_blocking=True))
         Allocation.objects.filter(hold_id__in=stale).update(is_blocking=False)
         for studio_id in {a.studio_id for a in freed}:
-            _publish_availability(studio_id, _allocation_spans(
+            events.publish_availability(studio_id, _allocation_spans(
                 a for a in freed if a.studio_id == studio_id))
     return len(stale)
 
@@ -453,7 +440,7 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
             events.publish("booking.submitted" if booking.status == Status.AWAITING_APPROVAL
                            else "booking.confirmed", studio_id=studio.id,
                            booking_id=booking.id, approved=False)
-            _publish_availability(studio.id, reservation.spans, booking_id=booking.id)
+            events.publish_availability(studio.id, reservation.spans, booking_id=booking.id)
     except (IntegrityError, OperationalError) as error:
         raise _translate_database_errors(error) from error
     billing().after_create(booking)
@@ -476,7 +463,7 @@ def _transition(*, actor, booking: Booking, action: str, reason: str = "",
         booking.save(update_fields=["status", "status_reason", "updated_at", *fields])
         if not booking.is_blocking:
             booking.allocations.update(is_blocking=False)
-            _publish_availability(booking.studio_id,
+            events.publish_availability(booking.studio_id,
                                   _allocation_spans(booking.allocations.all()),
                                   booking_id=booking.id)
         events.publish(EVENT_OF_ACTION[action], studio_id=booking.studio_id,
@@ -507,7 +494,10 @@ def reject_booking(*, actor, booking: Booking, reason: str = "",
     authorization or refunds in full (recording-studio-prd.md 7.8). Raises Forbidden,
     IllegalTransition."""
     require_admin(actor, booking.studio)
-    booking = _transition(actor=actor, booking=booking, action="reject", reason=reason, now=now)
+    # Everything paid goes back; the event carries the figure so messages need not redo it.
+    refund = billing().paid_minor(booking)
+    booking = _transition(actor=actor, booking=booking, action="reject", reason=reason, now=now,
+                          details={"refund_minor": refund})
     billing().after_reject(booking, actor)
     return booking
 
@@ -649,7 +639,7 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
                                   exclude=exclude, override=False)
             old = {"start_at": locked.start_at.isoformat(), "room_id": locked.room_id,
                    "end_at": locked.end_at.isoformat()}
-            _publish_availability(studio.id, _allocation_spans(locked.allocations.all()),
+            events.publish_availability(studio.id, _allocation_spans(locked.allocations.all()),
                                   booking_id=locked.id)
             locked.allocations.all().delete()
             locked.assignments.all().delete()
@@ -668,7 +658,7 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
                          diff={"start_at": [old["start_at"], locked.start_at.isoformat()],
                                "room_id": [old["room_id"], locked.room_id],
                                "fee_minor": preview.fee_minor})
-            _publish_availability(studio.id, reservation.spans, booking_id=locked.id)
+            events.publish_availability(studio.id, reservation.spans, booking_id=locked.id)
             events.publish("booking.rescheduled", studio_id=studio.id, booking_id=locked.id,
                            old_start_at=old["start_at"], old_end_at=old["end_at"])
     except (IntegrityError, OperationalError) as error:
@@ -741,7 +731,7 @@ def assign_staff(*, actor, booking: Booking, staff_ids: list[int], override: boo
                          diff={"staff_ids": [old, sorted(staff_ids)]})
             events.publish("booking.staff_changed", studio_id=studio.id,
                            booking_id=booking.id, old_staff_ids=old)
-            _publish_availability(studio.id, [("staff", s, span) for s, span in spans.items()]
+            events.publish_availability(studio.id, [("staff", s, span) for s, span in spans.items()]
                                   + [("staff", s, core.Interval(booking.start_at,
                                                                 booking.end_at)) for s in old],
                                   booking_id=booking.id)

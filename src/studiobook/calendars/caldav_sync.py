@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from django.utils import timezone
-from django_tasks.exceptions import InvalidTaskError
 
 from studiobook import jobs
 from studiobook.bookings.models import Booking
@@ -220,12 +219,7 @@ def _schedule_retry(task, booking_id: int, attempt: int, rows: list[CalendarSync
             row.error = f"gave up after {attempt} attempts: {row.error}"[:2000]
             row.save(update_fields=["error", "updated_at"])
         return
-    try:
-        when = jobs.retry_after(task, attempt, booking_id, attempt + 1)
-    except InvalidTaskError:  # a backend that cannot defer (ImmediateBackend)
-        logger.warning("the task backend cannot defer: the retry of calendar sync %s is "
-                       "left to an admin's retry", booking_id)
-        when = timezone.now() + timedelta(seconds=jobs.backoff_seconds(attempt))
+    when = jobs.retry_after(task, attempt, booking_id, attempt + 1)
     CalendarSync.objects.filter(pk__in=[r.pk for r in rows]).update(next_attempt_at=when)
     for row in rows:
         row.next_attempt_at = when

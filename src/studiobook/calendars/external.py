@@ -215,11 +215,8 @@ def refresh(external: ExternalCalendar, *, now: datetime | None = None) -> Exter
 
 def _publish_change(external: ExternalCalendar, spans) -> None:
     kind, resource_id = external.target
-    events.publish(
-        "availability.changed", studio_id=external.studio_id,
-        room_ids=[resource_id] if kind == "room" else [],
-        staff_ids=[resource_id] if kind == "staff" else [],
-        start=min(s for s, _ in spans).isoformat(), end=max(e for _, e in spans).isoformat())
+    events.publish_availability(external.studio_id, [
+        (kind, resource_id, core.Interval(start, end)) for start, end in spans])
 
 
 def forget(external: ExternalCalendar) -> None:

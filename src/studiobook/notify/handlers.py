@@ -27,8 +27,6 @@ from studiobook.bookings.models import Booking
 from studiobook.notify import services
 from studiobook.notify.models import Template
 
-REJECTION_REFUND = "booking rejected"  # the reason PaymentsBilling.after_reject refunds with
-
 
 def _booking(event: events.Event) -> Booking | None:
     if event.booking_id is None:
@@ -48,23 +46,14 @@ def on_confirmed(event: events.Event) -> None:
 
 
 def on_rejected(event: events.Event) -> None:
-    """The refund is everything paid: billing refunds it right after the rejection commits
-    (``PaymentsBilling.after_reject``), so it is what is paid now plus what was already
-    refunded for the rejection, whichever runs first. An authorization still open now is
-    released (canceled) the same way."""
-    from django.db.models import Sum
-
-    from studiobook.payments import services as payments
-    from studiobook.payments.models import Refund
-
+    """The refund is what ``reject_booking`` published (everything paid). An authorization
+    still open now is released (canceled) by billing right after."""
     if booking := _booking(event):
-        refunded = Refund.objects.filter(payment__booking=booking, reason=REJECTION_REFUND
-                                         ).aggregate(total=Sum("amount_minor"))["total"] or 0
         released = sum(p.amount_minor - p.amount_captured_minor for p in booking.payments.filter(
             status="requires_capture"))
         services.notify_all(template=Template.REJECTED, booking=booking, data={
             "reason": event.data.get("reason", ""),
-            "refund_minor": payments.paid_minor(booking) + refunded,
+            "refund_minor": event.data.get("refund_minor", 0),
             "released_minor": released})
 
 

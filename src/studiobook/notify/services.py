@@ -13,14 +13,11 @@ and kept in ``payload``, so a retry sends what was first queued. Calendar invite
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -30,6 +27,7 @@ from django.utils import dateformat, timezone, translation
 
 from studiobook import jobs
 from studiobook.bookings.models import Booking
+from studiobook.calendars import ics
 from studiobook.notify.channels import (
     Attachment,
     EmailChannel,
@@ -67,17 +65,13 @@ CALENDAR_LINKS = (Template.APPROVED, Template.RESCHEDULED, Template.REMINDER)
 DATE_FORMAT = "l j F Y"       # Saturday 28 November 2026 (day and month names translated)
 SHORT_DATE_FORMAT = "D j M"   # Sat 28 Nov
 TIME_FORMAT = "H:i"           # 10:00
-DEFAULT_REMINDER_LEAD = timedelta(hours=24)
 
 
 # --- settings read at call time ------------------------------------------------------------
 
 def site_url() -> str:
-    """The public base URL for links in messages: ``settings.STUDIOBOOK_SITE_URL``, else the
-    environment variable of that name, else http://localhost:8000."""
-    url = (getattr(settings, "STUDIOBOOK_SITE_URL", "")
-           or os.environ.get("STUDIOBOOK_SITE_URL", "") or "http://localhost:8000")
-    return url.rstrip("/")
+    """The public base URL for links in messages (``settings.STUDIOBOOK_SITE_URL``)."""
+    return settings.STUDIOBOOK_SITE_URL.rstrip("/")
 
 
 def absolute_url(url: str) -> str:
@@ -88,18 +82,7 @@ def absolute_url(url: str) -> str:
 def reminder_lead() -> timedelta:
     """How long before a session its reminder goes out (``NOTIFY_REMINDER_LEAD_HOURS``,
     default 24, recording-studio-prd.md section 13)."""
-    hours = getattr(settings, "NOTIFY_REMINDER_LEAD_HOURS", None)
-    return timedelta(hours=hours) if hours else DEFAULT_REMINDER_LEAD
-
-
-def calendars() -> ModuleType | None:
-    """``studiobook.calendars.ics``, or None while it is not installed."""
-    try:
-        return importlib.import_module("studiobook.calendars.ics")
-    except ModuleNotFoundError as error:
-        if error.name not in ("studiobook.calendars", "studiobook.calendars.ics"):
-            raise
-        return None
+    return timedelta(hours=settings.NOTIFY_REMINDER_LEAD_HOURS)
 
 
 # --- preferences ---------------------------------------------------------------------------
@@ -411,6 +394,7 @@ def send(notification: Notification) -> Delivery:
     """Render and send ``notification`` now, through its channel. Raises what the channel
     raises; the caller records the outcome."""
     booking = (Booking.objects.select_related("studio", "user", "room", "service")
+               .prefetch_related("assignments__staff")
                .filter(pk=notification.booking_id).first() if notification.booking_id else None)
     user = notification.user
     payload = dict(notification.payload)
@@ -418,17 +402,12 @@ def send(notification: Notification) -> Delivery:
         body = render(notification.template, payload, channel=Channel.SMS).sms
         message_id = get_sms_channel().send(to=user.phone, body=body)
         return Delivery(user.phone, message_id, "", payload)
-    ics = calendars() if booking is not None else None
-    if ics is not None and notification.template in CALENDAR_LINKS and \
+    if booking is not None and notification.template in CALENDAR_LINKS and \
             booking.status == Booking.Status.CONFIRMED:
         payload["google_calendar_link"] = ics.google_calendar_link(booking)
         payload["outlook_link"] = ics.outlook_link(booking)
     method = invite_for(notification, booking)
     attachments: tuple[Attachment, ...] = ()
-    if method and ics is None:
-        logger.warning("studiobook.calendars.ics is not installed: %s sent without its "
-                       ".ics", notification.key)
-        method = ""
     if method:
         content, content_type = ics.invite_mime_part(booking, method)
         attachments = (Attachment(f"{booking.code}.ics", content, content_type),)

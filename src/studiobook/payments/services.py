@@ -480,7 +480,7 @@ class PaymentsBilling:
 
     def after_reject(self, booking, actor) -> None:
         self._wind_down(booking, actor, refund_minor=paid_minor(booking),
-                        reason="booking rejected")
+                        reason="booking rejected")  # the figure reject_booking published
 
     def after_cancel(self, booking, actor, refund_minor: int) -> None:
         self._wind_down(booking, actor, refund_minor=refund_minor, reason="booking canceled")
