@@ -35,6 +35,7 @@ TITLES = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 
@@ -43,6 +44,14 @@ def problem(status: int, detail: str, *, code: str, errors: list[dict] | None = 
     """An ``application/problem+json`` response. ``errors`` items name ``field`` and
     ``rule``; ``extensions`` are added as RFC 9457 extension members, never replacing a
     standard member."""
+    body = problem_body(status, detail, code=code, errors=errors, title=title)
+    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
+    return HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+
+
+def problem_body(status: int, detail: str, *, code: str, errors: list[dict] | None = None,
+                 title: str | None = None) -> dict:
+    """The RFC 9457 members every Studiobook problem has (also used by the stream server)."""
     body = {
         "type": f"urn:studiobook:problem:{code}",
         "title": title or TITLES.get(status, "Error"),
@@ -52,8 +61,7 @@ def problem(status: int, detail: str, *, code: str, errors: list[dict] | None = 
     }
     if errors:
         body["errors"] = errors
-    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
-    return HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+    return body
 
 
 def from_domain_error(error: studio_errors.DomainError) -> HttpResponse:

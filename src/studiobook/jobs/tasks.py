@@ -25,8 +25,8 @@ def enqueue_due(now: datetime | None = None) -> list[str]:
     """Enqueue every periodic job that is due at ``now`` and push its next run forward;
     returns the names enqueued. Safe with several workers (rows are claimed, skip-locked)."""
     now = now or timezone.now()
-    for name in PERIODIC:
-        PeriodicRun.objects.get_or_create(name=name, defaults={"next_run_at": now})
+    PeriodicRun.objects.bulk_create([PeriodicRun(name=name, next_run_at=now) for name in PERIODIC],
+                                    ignore_conflicts=True)
     enqueued = []
     with transaction.atomic():
         due = PeriodicRun.objects.select_for_update(skip_locked=True).filter(

@@ -536,16 +536,11 @@ async def _respond(send, status: int, body: bytes, content_type: bytes | None,
     await send({"type": "http.response.body", "body": body})
 
 
-TITLES = {404: "Not found", 405: "Method not allowed", 422: "Invalid input",
-          503: "Service unavailable"}
-
-
 async def _problem(send, status: int, code: str, detail: str, *, errors: list | None = None,
                    extra_headers: list | None = None) -> None:
     """An RFC 9457 problem, shaped like the API's (``api.problems``)."""
-    body = {"type": f"urn:studiobook:problem:{code}", "title": TITLES.get(status, "Error"),
-            "status": status, "detail": detail, "code": code}
-    if errors:
-        body["errors"] = errors
+    from studiobook.api.problems import problem_body
+
+    body = problem_body(status, detail, code=code, errors=errors)
     await _respond(send, status, json.dumps(body).encode(), b"application/problem+json",
                    [*CORS_HEADERS, *(extra_headers or [])])

@@ -612,7 +612,10 @@ def to_utc(local: datetime, zone: tzinfo, *, is_end: bool) -> datetime | None:
     """A wall-clock ``local`` in ``zone`` as a UTC instant, or None when the clocks skip it.
 
     An ambiguous time (clocks going back) takes the earlier instant for a start and the later
-    for an end, so that a blackout is never shorter than its wall clock says. Aware datetimes
+    for an end, so that a blackout is never shorter than its wall clock says. This differs on
+    purpose from ``scheduling._time.resolve_local`` for working-hour windows (an end exactly
+    where the clock falls back is its first occurrence there): a blackout errs long, working
+    hours err short. Aware datetimes
     are converted as they are.
     """
     if local.tzinfo is not None:
