@@ -40,16 +40,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.live_availability.support import (  # noqa: E402
-    LIVE_SETTINGS,
-    migrate_live,
-    run_json,
     stream_server,
 )
 from tests.support.live import (  # noqa: E402
     DEFAULT_POSTGRES_URL,
     LiveServer,
+    migrate,
     postgres_database,
     postgres_reachable,
+    seed,
     server_errors,
 )
 
@@ -374,12 +373,11 @@ def main() -> int:
     print(f"os.cpu_count() = {os.cpu_count()}; database: "
           f"{'PostgreSQL' if args.postgres else 'SQLite'}; loopback only")
     with database(args.postgres, args.postgres_url) as url:
-        migrate_live(url)
-        world = run_json(url, SEED)
+        migrate(url)
+        world = seed(url, SEED)
         with stream_server(url) as stream, \
                 LiveServer(url, workers=args.workers, threads=args.threads,
-                           env={"DJANGO_SETTINGS_MODULE": LIVE_SETTINGS,
-                                "STUDIOBOOK_STREAM_URL": stream.url}) as web:
+                           env={"STUDIOBOOK_STREAM_URL": stream.url}) as web:
             asyncio.run(asyncio.wait_for(run(args, web, stream, world), timeout=600))
             errors = server_errors(web.log())
             if errors or "Traceback" in stream.log():

@@ -1,12 +1,12 @@
-"""Helpers for the live-availability tests and bench/bench_stream.py: subprocesses on the live
-settings, the real stream server, and a small threaded SSE client (httpx streaming)."""
+"""Helpers for the live-availability tests and bench/bench_stream.py: the real stream server
+and a small threaded SSE client (httpx streaming). Subprocesses and the web server come from
+tests/support/live.py."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -17,39 +17,6 @@ import httpx
 
 from tests.support.live import REPO_ROOT, subprocess_env
 
-LIVE_SETTINGS = "studiobook.conf.settings"
-
-
-def live_env(url: str, **extra: str) -> dict[str, str]:
-    return subprocess_env(url, DJANGO_SETTINGS_MODULE=LIVE_SETTINGS, **extra)
-
-
-def run_python(url: str, script: str, *, timeout: float = 180, env: dict | None = None,
-               args: tuple[str, ...] = ()) -> str:
-    """Run ``script`` after ``django.setup()`` on ``url`` with the live settings; returns its
-    stdout (raises with both streams when it fails)."""
-    prelude = "import django\ndjango.setup()\n"
-    result = subprocess.run([sys.executable, "-", *args], input=prelude + script, text=True,
-                            capture_output=True, cwd=REPO_ROOT, timeout=timeout,
-                            env={**live_env(url), **(env or {})})
-    if result.returncode != 0:
-        raise RuntimeError(f"script failed (exit {result.returncode}):\n--- stdout\n"
-                           f"{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}")
-    return result.stdout
-
-
-def run_json(url: str, script: str, **options) -> dict:
-    lines = [line for line in run_python(url, script, **options).splitlines() if line.strip()]
-    return json.loads(lines[-1])
-
-
-def migrate_live(url: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "django", "migrate", "--noinput", "-v0"],
-                            env=live_env(url), cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=180)
-    if result.returncode != 0:
-        raise RuntimeError(f"migrate failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
-
 
 @contextlib.contextmanager
 def stream_server(url: str, **env: str) -> Iterator[StreamServerHandle]:
@@ -59,8 +26,8 @@ def stream_server(url: str, **env: str) -> Iterator[StreamServerHandle]:
 
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
     try:
-        process = start_stream_process("127.0.0.1", 0, env=live_env(url, **env), cwd=REPO_ROOT,
-                                       log_level="warning", stdout=log,
+        process = start_stream_process("127.0.0.1", 0, env=subprocess_env(url, **env),
+                                       cwd=REPO_ROOT, log_level="warning", stdout=log,
                                        stderr=subprocess.STDOUT)
         handle = StreamServerHandle(process, f"http://127.0.0.1:{process.stream_port}", log)
         try:

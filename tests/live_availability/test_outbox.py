@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tests.live_availability.support import SSEClient, migrate_live, run_json, stream_server
-from tests.support.live import fresh_database_url
+from tests.live_availability.support import SSEClient, stream_server
+from tests.support.live import fresh_database_url, migrate, seed
 
 pytestmark = pytest.mark.live
 
@@ -171,12 +171,12 @@ def world(slug: str) -> str:
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
     with fresh_database_url(tmp_path_factory.mktemp("live-outbox")) as url:
-        migrate_live(url)
+        migrate(url)
         yield url
 
 
 def test_one_outbox_row_per_availability_event(database):
-    result = run_json(database, world("outbox-rows") + ONE_ROW_PER_EVENT)
+    result = seed(database, world("outbox-rows") + ONE_ROW_PER_EVENT)
     events, rows = result["events"], result["rows"]
     # hold, release, hold, its conversion, a direct booking, its reschedule (old time freed
     # and new time taken), a cancellation: each publishes availability.changed at least once.
@@ -195,7 +195,7 @@ def test_one_outbox_row_per_availability_event(database):
 
 
 def test_pruning_keeps_the_last_hour_and_always_the_newest_row(database):
-    result = run_json(database, world("outbox-prune") + PRUNE)
+    result = seed(database, world("outbox-prune") + PRUNE)
     made = result["made"]
     assert result["first"] == 3 and result["left"] == made[3:]
     assert result["second"] == 0 and result["kept"] == made[3:]
@@ -209,7 +209,7 @@ def _closed_port() -> int:
 
 def test_a_redis_that_is_down_costs_one_short_timeout_and_loses_no_row(database):
     url = f"redis://127.0.0.1:{_closed_port()}/0"
-    result = run_json(database, world("outbox-redis-down") + REDIS_DOWN,
+    result = seed(database, world("outbox-redis-down") + REDIS_DOWN,
                       env={"REDIS_URL": url})
     assert result["rows"] == 3
     # The first publish finds Redis down and backs off for 30 s, so the next two do not try
@@ -233,7 +233,7 @@ def test_redis_pub_sub_wakes_the_stream_server(database):
             pytest.fail("Redis is not reachable at 127.0.0.1:6379")
         pytest.skip("Redis is not reachable at 127.0.0.1:6379")
     redis_url = "redis://127.0.0.1:6379/0"
-    run_json(database, world("outbox-redis") + WORLD + "print('{}')\n")
+    seed(database, world("outbox-redis") + WORLD + "print('{}')\n")
     # Only Redis can wake it within the second: no LISTEN, and the poll is 30 s.
     with stream_server(database, REDIS_URL=redis_url, STUDIOBOOK_LIVE_PG_NOTIFY="0",
                        STUDIOBOOK_LIVE_SAFETY_POLL_SECONDS="30",
@@ -244,7 +244,7 @@ def test_redis_pub_sub_wakes_the_stream_server(database):
         assert stream.health()["push_channels"] == 1
         with SSEClient(f"{stream.url}/api/studios/outbox-redis/availability/stream") as client:
             client.wait_connected()
-            result = run_json(database, world("outbox-redis") + RECORD_ONE,
+            result = seed(database, world("outbox-redis") + RECORD_ONE,
                               env={"REDIS_URL": redis_url, "STUDIOBOOK_LIVE_PG_NOTIFY": "0"})
             event = client.wait_for(lambda e: e.event == "availability", timeout=5)
     assert event is not None and event.json()["id"] == result["id"]

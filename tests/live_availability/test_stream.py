@@ -19,13 +19,17 @@ import httpx
 import pytest
 
 from tests.live_availability.support import (
-    LIVE_SETTINGS,
     SSEClient,
-    migrate_live,
-    run_json,
     stream_server,
 )
-from tests.support.live import LiveServer, fresh_database_url, is_postgres, server_errors
+from tests.support.live import (
+    LiveServer,
+    fresh_database_url,
+    is_postgres,
+    migrate,
+    seed,
+    server_errors,
+)
 
 pytestmark = pytest.mark.live
 
@@ -85,14 +89,13 @@ print(json.dumps(dict(
 def stack(tmp_path_factory):
     """One database, one stream server and one gunicorn for the module."""
     with fresh_database_url(tmp_path_factory.mktemp("live-availability")) as url:
-        migrate_live(url)
-        world = run_json(url, SEED_SCRIPT)
+        migrate(url)
+        world = seed(url, SEED_SCRIPT)
         # On PostgreSQL only NOTIFY can deliver within the test's second: the poll is 30 s.
         poll = {"STUDIOBOOK_LIVE_SAFETY_POLL_SECONDS": "30"} if is_postgres(url) else {}
         with stream_server(url, STUDIOBOOK_LIVE_HEARTBEAT_SECONDS="1", **poll) as stream, \
                 LiveServer(url, workers=4, threads=4,
-                           env={"DJANGO_SETTINGS_MODULE": LIVE_SETTINGS,
-                                "STUDIOBOOK_STREAM_URL": stream.url}) as web:
+                           env={"STUDIOBOOK_STREAM_URL": stream.url}) as web:
             world.update(database_url=url, postgres=is_postgres(url))
             yield web, stream, world
 
@@ -335,8 +338,8 @@ def test_the_stream_server_waits_for_its_database(tmp_path):
         assert stream.health()["status"] == "starting"
         response = httpx.get(stream.url + stream_path("anything"), timeout=10)
         assert response.status_code == 503 and response.headers["retry-after"] == "2"
-        migrate_live(url)
-        run_json(url, "from studiobook.studios.models import Studio\n"
+        migrate(url)
+        seed(url, "from studiobook.studios.models import Studio\n"
                       "Studio.objects.create(slug='late', name='Late', time_zone='UTC')\n"
                       "print('{}')\n")
         deadline = time.monotonic() + 15

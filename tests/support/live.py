@@ -110,8 +110,9 @@ def subprocess_env(url: str, **extra: str) -> dict[str, str]:
 
 
 def _run(args: list[str], url: str, timeout: float, what: str,
-         stdin: str | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, env=subprocess_env(url), cwd=REPO_ROOT, input=stdin,
+         stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, env=subprocess_env(url, **(env or {})), cwd=REPO_ROOT,
+                            input=stdin,
                             capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"{what} failed (exit {result.returncode}):\n"
@@ -132,15 +133,16 @@ django.setup()
 """
 
 
-def seed(url: str, script: str, timeout: float = 300) -> dict:
+def seed(url: str, script: str, timeout: float = 300, env: dict | None = None) -> dict:
     """Run the Python ``script`` (after ``django.setup()``) against ``url`` in a subprocess and
     return the JSON object it prints on its last non-empty stdout line.
 
     The script builds its world with the ORM; create users with ``password=None`` (no slow
-    password hashing) and bearer tokens with ``ApiToken.issue(user)``.
+    password hashing) and bearer tokens with ``ApiToken.issue(user)``. ``env`` adds
+    environment variables.
     """
     result = _run([sys.executable, "-"], url, timeout, "seed script",
-                  stdin=SEED_PRELUDE + script)
+                  stdin=SEED_PRELUDE + script, env=env)
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError(f"the seed script printed nothing; stderr:\n{result.stderr[-4000:]}")
