@@ -24,6 +24,10 @@ always passed in.
 """
 
 from . import money, policies
+from ._intervals import intersect as intersect_spans
+from ._intervals import merge as merge_spans
+from ._intervals import subtract as subtract_spans
+from ._time import local_day_bounds
 from .engine import allocation_span, effective_buffers, explain_unavailable, find_slots
 from .errors import InvalidDuration, InvalidQuery, SchedulingError
 from .money import *  # noqa: F403  (its __all__ is the one list of its public names)
@@ -47,7 +51,11 @@ __all__ = [
     "effective_buffers",
     "explain_unavailable",
     "find_slots",
+    "intersect_spans",
+    "local_day_bounds",
+    "merge_spans",
     "price_for",
+    "subtract_spans",
     "validate_duration",
     "working_windows",
     *money.__all__,

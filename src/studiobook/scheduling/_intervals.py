@@ -1,7 +1,10 @@
-"""Sorted, disjoint half-open int interval lists (private).
+"""Sorted, disjoint half-open interval lists.
 
 A "set" is a list of ``(a, b)`` with ``a < b``, sorted, pairwise disjoint and
-non-adjacent (merged).  All operations are linear two-pointer sweeps.
+non-adjacent (merged).  All operations are linear two-pointer sweeps.  The engine uses int
+ticks; the operations only compare and order their values, so ``merge``, ``intersect`` and
+``subtract`` also work on aware datetimes (exported as ``merge_spans``, ``intersect_spans``
+and ``subtract_spans``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ to get wrong.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -170,3 +170,17 @@ def grid_ticks(tz: tzinfo, lo: int, hi: int, grid_minutes: int) -> list[int]:
             out.extend(w - off for w in range(first, min(base + DAY, lb), step))
             day += 1
     return out
+
+
+def local_day_bounds(zone: str | ZoneInfo, day: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC of the local calendar ``day`` in ``zone`` (an IANA name or a
+    ZoneInfo): 23 or 25 hours long across a DST change. Where midnight is skipped (a DST gap at
+    00:00) the day starts at the transition; where it repeats, at the first reading (fold=0
+    takes the offset in force before a transition). Raises InvalidQuery for an unknown zone.
+    """
+    tz = get_zone(zone)
+
+    def midnight(of: date) -> datetime:
+        return datetime.combine(of, time.min, tzinfo=tz).astimezone(UTC)
+
+    return midnight(day), midnight(day + timedelta(days=1))

@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from typing import Literal
 
 from .errors import SchedulingError
@@ -58,7 +59,11 @@ __all__ = [
     "TaxRate",
     "basis_points_of",
     "build_quote",
+    "basis_points_from_decimal",
+    "decimal_amount",
+    "format_basis_points",
     "format_money",
+    "minor_from_decimal",
     "minor_unit_exponent",
     "percent_of",
     "round_half_even",
@@ -430,3 +435,65 @@ def format_money(amount_minor: int, currency: str) -> str:
     major, minor = divmod(abs(amount_minor), 10**exponent)
     text = f"{major:,}" + (f".{minor:0{exponent}d}" if exponent else "")
     return f"{currency} {sign}{text}"
+
+
+def format_basis_points(basis_points: int) -> str:
+    """A rate in basis points as a percent number without trailing zeros:
+    ``format_basis_points(1300) == "13"``, ``(1250) == "12.5"``, ``(998) == "9.98"``,
+    ``(5) == "0.05"``. Raises :class:`InvalidMoney` for a non-int or negative value."""
+    _require_int("basis_points", basis_points)
+    whole, rest = divmod(basis_points, 100)
+    return f"{whole}" if not rest else f"{whole}.{rest:02d}".rstrip("0")
+
+
+# Typed amounts and rates: plain decimals only ("95.50", ".5", "13"): no signs, exponents,
+# grouping or currency symbols, so that what a person typed is exactly what is stored.
+_PLAIN_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_MAX_DECIMAL_TEXT = 30
+
+
+def _scaled_exactly(text: str, places: int, *, field: str, unit: str) -> int:
+    """``text`` times 10**``places`` as an int, or InvalidMoney (message ``field: sentence``)
+    when it is not a plain non-negative decimal or has more than ``places`` decimals."""
+    text = (text or "").strip()
+    if len(text) > _MAX_DECIMAL_TEXT:
+        raise InvalidMoney(f"{field}: enter a shorter number")
+    if text.startswith("-") and _PLAIN_DECIMAL.fullmatch(text[1:]):
+        raise InvalidMoney(f"{field}: enter zero or more")
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise InvalidMoney(f"{field}: enter a number such as 95.50 (digits and a point, no "
+                           "commas or currency signs)")
+    with localcontext() as context:
+        context.prec = 4 * _MAX_DECIMAL_TEXT  # far above any accepted number: exact
+        scaled = Decimal(text).scaleb(places)
+        if scaled % 1:
+            raise InvalidMoney(f"{field}: {unit}")
+        return int(scaled)
+
+
+def minor_from_decimal(text: str, currency: str, *, field: str = "amount") -> int:
+    """A typed amount in ``currency``'s major unit as int minor units, exactly:
+    ``minor_from_decimal("95.50", "CAD") == 9550``, ``("500", "JPY") == 500``. Never rounds.
+    Raises :class:`InvalidMoney` (message ``"<field>: <sentence>"``) for text that is not a
+    plain non-negative decimal, or with more decimals than the currency has (ISO 4217)."""
+    places = minor_unit_exponent(currency)
+    unit = (f"{currency} amounts have at most {places} decimals" if places
+            else f"{currency} amounts have no decimals")
+    return _scaled_exactly(text, places, field=field, unit=unit)
+
+
+def basis_points_from_decimal(text: str, *, field: str = "rate") -> int:
+    """A typed percentage as int basis points, exactly: ``"13"`` -> 1300, ``"9.98"`` -> 998.
+    Raises :class:`InvalidMoney` for text that is not a plain non-negative decimal, or with
+    more than two decimals (``"9.975"``: basis points cannot hold it)."""
+    return _scaled_exactly(text, 2, field=field,
+                           unit="use at most 2 decimals: rates are stored in basis points "
+                                "(0.01 %)")
+
+
+def decimal_amount(amount_minor: int, currency: str) -> str:
+    """Int minor units as a plain decimal in the major unit, the text
+    :func:`minor_from_decimal` reads back: ``decimal_amount(123450, "CAD") == "1234.50"``,
+    ``(-5, "USD") == "-0.05"``, ``(500, "JPY") == "500"``. Raises :class:`InvalidMoney`."""
+    _require_int("amount_minor", amount_minor, low=None)
+    return format(Decimal(amount_minor).scaleb(-minor_unit_exponent(currency)), "f")

@@ -48,6 +48,7 @@ __all__ = [
     "cancellation_outcome",
     "capture_plan",
     "describe",
+    "describe_reschedule_fee",
     "policy_from_dict",
     "policy_to_dict",
     "reschedule_outcome",
@@ -542,7 +543,10 @@ def _describe_cancellation(policy: CancellationPolicy) -> str:
     return "; ".join(clauses) + "."
 
 
-def _describe_reschedule(policy: ReschedulePolicy, currency: str | None) -> str:
+def describe_reschedule_fee(policy: ReschedulePolicy, currency: str | None) -> str:
+    """The fee of a paid reschedule in words ("CAD 25.00 plus 10% of the booking total"),
+    "" when rescheduling is free. Raises :class:`InvalidPolicy` when a fixed fee needs a
+    ``currency`` and none is given."""
     if policy.fee_minor and currency is None:
         raise InvalidPolicy("currency: needed to describe a fixed reschedule fee (fee_minor)")
     parts = []
@@ -550,7 +554,11 @@ def _describe_reschedule(policy: ReschedulePolicy, currency: str | None) -> str:
         parts.append(format_money(policy.fee_minor, currency))  # type: ignore[arg-type]
     if policy.fee_percent:
         parts.append(f"{policy.fee_percent}% of the booking total")
-    fee = " plus ".join(parts)
+    return " plus ".join(parts)
+
+
+def _describe_reschedule(policy: ReschedulePolicy, currency: str | None) -> str:
+    fee = describe_reschedule_fee(policy, currency)
     if not fee:
         return "You can reschedule free of charge any time before the start."
     count = policy.free_reschedules
