@@ -103,10 +103,13 @@ def test_manual_capture_on_approval(api, world, transport, client):
     assert queue[0]["payment"]["capture_at_risk"] is False
     booking_row = Booking.objects.get()
     deadline = payment.capture_before
-    assert services.capture_deadline(booking_row, now=deadline - timedelta(hours=25)) == (
-        deadline, False)
-    assert services.capture_deadline(booking_row, now=deadline - timedelta(hours=23)) == (
-        deadline, True)
+    CaptureDeadline = services.CaptureDeadline
+    assert services.capture_deadline(booking_row, now=deadline - timedelta(hours=25)) == \
+        CaptureDeadline(deadline, is_at_risk=False, has_lapsed=False)
+    assert services.capture_deadline(booking_row, now=deadline - timedelta(hours=23)) == \
+        CaptureDeadline(deadline, is_at_risk=True, has_lapsed=False)
+    assert services.capture_deadline(booking_row, now=deadline) == \
+        CaptureDeadline(deadline, is_at_risk=True, has_lapsed=True)
 
     transport.reply("POST", f"/v1/payment_intents/{INTENT}/capture",
                     "payment_intent_captured.json")

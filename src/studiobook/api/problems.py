@@ -10,19 +10,9 @@ import json
 
 from django.http import HttpResponse
 
-from studiobook.bookings import errors as booking_errors
 from studiobook.studios import errors as studio_errors
 
 CONTENT_TYPE = "application/problem+json"
-
-# Domain error code -> HTTP status. Anything unlisted that is a Conflict is a 409.
-STATUS_BY_ERROR: dict[type, int] = {
-    studio_errors.InvalidInput: 422,
-    studio_errors.NotFound: 404,
-    studio_errors.Forbidden: 403,
-    studio_errors.Conflict: 409,
-    booking_errors.ResourceBusy: 409,
-}
 
 TITLES = {
     400: "Bad request",
@@ -65,7 +55,7 @@ def problem_body(status: int, detail: str, *, code: str, errors: list[dict] | No
 
 
 def from_domain_error(error: studio_errors.DomainError) -> HttpResponse:
-    status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(error, cls)), 400)
+    status = studio_errors.http_status(error)
     errors = None
     if error.field:
         errors = [{"field": error.field, "rule": getattr(error, "rule", error.code),

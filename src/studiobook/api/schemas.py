@@ -13,6 +13,8 @@ from django.core.validators import validate_email
 from ninja import Field, Schema
 from pydantic import AfterValidator, AwareDatetime, model_validator
 
+from studiobook.studios.services import SETTING_LIMITS
+
 
 def _email(value: str) -> str:
     try:
@@ -406,20 +408,26 @@ class FeeOut(FeeIn):
     id: int
 
 
-class StudioSettingsIn(Schema):
-    """Booking and payment settings; policies in ``scheduling.policies``' JSON shape."""
+def _setting(name: str):
+    low, high = SETTING_LIMITS[name]
+    return Annotated[int, Field(ge=low, le=high)] | None
 
-    hold_minutes: Annotated[int, Field(ge=1, le=120)] | None = None
-    max_active_holds: Annotated[int, Field(ge=1, le=50)] | None = None
-    lead_time_minutes: Annotated[int, Field(ge=0, le=60 * 24 * 30)] | None = None
-    horizon_days: Annotated[int, Field(ge=1, le=730)] | None = None
-    slot_grid_minutes: Annotated[int, Field(ge=5, le=240)] | None = None
+
+class StudioSettingsIn(Schema):
+    """Booking and payment settings; policies in ``scheduling.policies``' JSON shape; the
+    numbers' ranges are ``studios.services.SETTING_LIMITS``."""
+
+    hold_minutes: _setting("hold_minutes") = None
+    max_active_holds: _setting("max_active_holds") = None
+    lead_time_minutes: _setting("lead_time_minutes") = None
+    horizon_days: _setting("horizon_days") = None
+    slot_grid_minutes: _setting("slot_grid_minutes") = None
     requires_approval: bool | None = None
     cancellation_policy: dict | None = None
     reschedule_policy: dict | None = None
-    approval_window_hours: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
-    balance_lead_hours: Annotated[int, Field(ge=0, le=24 * 60)] | None = None
-    platform_fee_basis_points: Annotated[int, Field(ge=0, le=10000)] | None = None
+    approval_window_hours: _setting("approval_window_hours") = None
+    balance_lead_hours: _setting("balance_lead_hours") = None
+    platform_fee_basis_points: _setting("platform_fee_basis_points") = None
 
 
 class CalendarItemOut(Schema):

@@ -63,6 +63,45 @@ def _interval(start: datetime, end: datetime, label: str) -> core.Interval:
     return core.Interval(start=start, end=end, label=label)
 
 
+Key = tuple[str, int | None]  # (Target, room or staff id; None for the studio)
+
+
+def schedule_rules(studio: Studio) -> dict[Key, list[core.WeeklyRule]]:
+    """The studio's working-hour rules as core ``WeeklyRule``s, by target: ``(Target.STUDIO,
+    None)``, ``(Target.ROOM, room_id)``, ``(Target.STAFF, staff_id)``. A resource with no key
+    follows the studio's hours. One query."""
+    rules_by: dict[Key, list[core.WeeklyRule]] = defaultdict(list)
+    for row in ScheduleRule.objects.for_studio(studio):
+        rules_by[(row.target_type, row.room_id or row.staff_id)].append(_rule(row))
+    return rules_by
+
+
+def blackouts_by_target(studio: Studio, start: datetime, end: datetime
+                        ) -> dict[Key, list[core.Interval]]:
+    """The studio's blackouts overlapping ``[start, end)`` (UTC), by target as
+    :func:`schedule_rules`, labelled with their reason. One query."""
+    blackouts_by: dict[Key, list[core.Interval]] = defaultdict(list)
+    for row in Blackout.objects.for_studio(studio).filter(start_at__lt=end, end_at__gt=start):
+        blackouts_by[(row.target_type, row.room_id or row.staff_id)].append(
+            _interval(row.start_at, row.end_at, f"blackout: {row.reason or 'unavailable'}"))
+    return blackouts_by
+
+
+def buffer_minutes(studio: Studio) -> tuple[dict[Key, tuple[int, int]],
+                                            dict[int, tuple[int, int]]]:
+    """``(by_resource, by_service)``: the ``(before, after)`` buffer minutes of each room or
+    engineer (key as :func:`schedule_rules`) and of each service id. Several rules for one
+    target combine by taking the largest before and the largest after. One query."""
+    by_resource: dict[Key, tuple[int, int]] = {}
+    by_service: dict[int, tuple[int, int]] = {}
+    for row in BufferRule.objects.for_studio(studio):
+        table, key = ((by_service, row.service_id) if row.scope == BufferRule.Scope.SERVICE
+                      else (by_resource, (row.scope, row.room_id or row.staff_id)))
+        old = table.get(key, (0, 0))
+        table[key] = (max(old[0], row.before_minutes), max(old[1], row.after_minutes))
+    return by_resource, by_service
+
+
 def candidate_rooms(studio: Studio, service: Service, room_id: int | None) -> list[Room]:
     """Active rooms with every tag the service needs; ``room_id`` narrows to one (404 when it
     is not a room of this studio, 422 when it does not suit the service)."""
@@ -123,20 +162,14 @@ def build_query(
     room_ids = [r.id for r in rooms or []]
     engineer_ids = [s.id for s in engineers or []]
 
-    rules_by: dict[tuple[str, int | None], list[core.WeeklyRule]] = defaultdict(list)
-    for row in ScheduleRule.objects.for_studio(studio):
-        rules_by[(row.target_type, row.room_id or row.staff_id)].append(_rule(row))
+    rules_by = schedule_rules(studio)
 
     # Busy time can reach back a duration plus buffers before range_start; a day either side
     # covers every duration and buffer we allow.
     window_start = range_start - timedelta(days=1)
     window_end = range_end + timedelta(minutes=duration_minutes) + timedelta(days=1)
 
-    blackouts_by: dict[tuple[str, int | None], list[core.Interval]] = defaultdict(list)
-    for row in Blackout.objects.for_studio(studio).filter(
-            start_at__lt=window_end, end_at__gt=window_start):
-        blackouts_by[(row.target_type, row.room_id or row.staff_id)].append(
-            _interval(row.start_at, row.end_at, f"blackout: {row.reason or 'unavailable'}"))
+    blackouts_by = blackouts_by_target(studio, window_start, window_end)
 
     for source in BUSY_SOURCES:
         for kind, resource_id, interval in source(studio, room_ids, engineer_ids,
@@ -150,24 +183,17 @@ def build_query(
         .filter(start_at__lt=window_end, end_at__gt=window_start)
         .exclude(hold_id__in=exclude.hold_ids)
         .exclude(booking_id__in=exclude.booking_ids)
-        .values_list("room_id", "staff_id", "start_at", "end_at", "booking__code", "hold_id")
+        .values_list("room_id", "staff_id", "start_at", "end_at", "booking_id")
     )
-    for room, staff, start, end, code, hold in allocations:
-        label = f"booking {code}" if code else f"hold {hold}"
+    for room, staff, start, end, booking_id in allocations:
+        # Error messages reach artists: say what kind of thing is in the way, never whose
+        # (a booking code or hold id is another customer's).
+        label = "another booking" if booking_id else "a hold"
         key = (Target.ROOM, room) if room else (Target.STAFF, staff)
         busy_by[key].append(_interval(start, end, label))
 
-    service_before = service_after = 0
-    buffers_by: dict[tuple[str, int], tuple[int, int]] = {}
-    for row in BufferRule.objects.for_studio(studio):
-        if row.scope == BufferRule.Scope.SERVICE:
-            if row.service_id == service.id:
-                service_before = max(service_before, row.before_minutes)
-                service_after = max(service_after, row.after_minutes)
-        else:
-            key = (row.scope, row.room_id or row.staff_id)
-            old = buffers_by.get(key, (0, 0))
-            buffers_by[key] = (max(old[0], row.before_minutes), max(old[1], row.after_minutes))
+    buffers_by, service_buffers = buffer_minutes(studio)
+    service_before, service_after = service_buffers.get(service.id, (0, 0))
 
     def resource(kind: str, obj) -> core.ResourceInput:
         key = (kind, obj.id)
@@ -216,15 +242,25 @@ def validate_duration(service: Service, duration_minutes: int) -> None:
         raise InvalidInput(str(error), field="duration_min", rule="duration") from error
 
 
-def search_slots(*, studio: Studio, service: Service, duration_minutes: int,
-                 range_start: datetime, range_end: datetime, now: datetime,
-                 room_id: int | None = None, staff_skill: str | None = None,
-                 staff_ids: list[int] | None = None) -> list[core.Slot]:
-    """Free slots, as the core computes them (see ``build_query`` for the arguments)."""
+def search(*, studio: Studio, service: Service, duration_minutes: int,
+           range_start: datetime, range_end: datetime, now: datetime,
+           room_id: int | None = None, staff_skill: str | None = None,
+           staff_ids: list[int] | None = None,
+           exclude: Exclusions = Exclusions()) -> tuple[core.SlotQuery, list[core.Slot]]:
+    """The core query for the arguments (see ``build_query``; ``exclude`` names holds and
+    bookings whose time counts as free, e.g. the booking being moved) and the free slots the
+    core finds in it: for pages that draw the day (hours, blackouts, busy time) beside the
+    slots, from one read of the database. Raises InvalidInput for a duration off the
+    service's rules, and what ``build_query`` raises."""
     validate_duration(service, duration_minutes)
     query = build_query(
         studio=studio, service=service, duration_minutes=duration_minutes,
         range_start=range_start, range_end=range_end, now=now, room_id=room_id,
-        staff_skill=staff_skill, staff_ids=staff_ids,
+        staff_skill=staff_skill, staff_ids=staff_ids, exclude=exclude,
     )
-    return core.find_slots(query)
+    return query, core.find_slots(query)
+
+
+def search_slots(**arguments) -> list[core.Slot]:
+    """Free slots, as the core computes them: :func:`search` without the query."""
+    return search(**arguments)[1]

@@ -48,6 +48,11 @@ class Hold(models.Model):
         return self.status == self.Status.ACTIVE and self.expires_at > now
 
     @property
+    def duration_minutes(self) -> int:
+        """The held session's length in whole minutes (as ``Booking.duration_minutes``)."""
+        return int((self.end_at - self.start_at).total_seconds() // 60)
+
+    @property
     def staff_ids(self) -> list[int]:
         return sorted(a.staff_id for a in self.allocations.all() if a.staff_id is not None)
 

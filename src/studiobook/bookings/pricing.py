@@ -11,9 +11,22 @@ from studiobook.studios.errors import InvalidInput
 from studiobook.studios.models import Fee, Service, Studio, TaxRate
 
 
-def _duration_label(minutes: int) -> str:
+def duration_label(minutes: int, *, words: bool = False) -> str:
+    """A length of time in minutes as people read it; the one wording of durations.
+
+    Short (the default), for price lines, tables and reports: 150 -> "2 h 30 min",
+    120 -> "2 h", 45 -> "45 min", 0 -> "0 min". ``words=True`` spells the units out, for
+    the public pages' running text: 150 -> "2 hours 30 minutes", 60 -> "1 hour",
+    45 -> "45 minutes". Hours carry a thousands separator ("1,200 h")."""
     hours, rest = divmod(minutes, 60)
-    return f"{hours} h" + (f" {rest} min" if rest else "") if hours else f"{rest} min"
+    if words:
+        parts = [f"{hours:,} hour{'s' if hours != 1 else ''}"] if hours else []
+        if rest or not hours:
+            parts.append(f"{rest} minute{'s' if rest != 1 else ''}")
+        return " ".join(parts)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours:,} h" + (f" {rest} min" if rest else "")
 
 
 def quote_booking(*, studio: Studio, service: Service, duration_minutes: int,
@@ -22,7 +35,7 @@ def quote_booking(*, studio: Studio, service: Service, duration_minutes: int,
     quantity; each add-on priced per unit, or per hour of the session when it is hourly).
     Raises InvalidInput (field ``add_ons``) for an add-on of another studio or not an add-on."""
     lines = [core.PriceLine(
-        description=f"{service.name}, {_duration_label(duration_minutes)}",
+        description=f"{service.name}, {duration_label(duration_minutes)}",
         unit_price_minor=core.price_for(
             core.PriceRule(unit=service.price_unit, amount_minor=service.base_price_minor),
             duration_minutes),

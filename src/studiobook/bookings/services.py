@@ -334,10 +334,14 @@ def _new_code() -> str:
             return code
 
 
+def needs_approval(studio: Studio, service: Service) -> bool:
+    """Whether an artist's booking of ``service`` waits for the studio's approval
+    (recording-studio-prd.md section 7.7): the service or the whole studio requires it."""
+    return bool(service.requires_approval or studio.requires_approval)
+
+
 def _initial_status(studio: Studio, service: Service, source: str) -> str:
-    if source == Booking.Source.ADMIN:
-        return Status.CONFIRMED
-    if service.requires_approval or studio.requires_approval:
+    if source != Booking.Source.ADMIN and needs_approval(studio, service):
         return Status.AWAITING_APPROVAL
     return Status.CONFIRMED
 
@@ -347,7 +351,8 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                    duration_minutes: int | None = None, room_id: int | None = None,
                    staff_ids: list[int] | None = None, notes: str = "", override: bool = False,
                    add_ons: list[tuple[Service, int]] | None = None,
-                   source: str = Booking.Source.WEB, now: datetime | None = None) -> Booking:
+                   source: str = Booking.Source.WEB, artist=None,
+                   now: datetime | None = None) -> Booking:
     """Book a session, from a live hold of ``actor`` or directly.
 
     The booking is ``awaiting_approval`` when the service or studio requires approval, else
@@ -355,12 +360,13 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
     ``override=True`` (admins only) books over conflicts: its allocations are left out of the
     exclusion constraint, show as conflicts on the calendar, and the override is audited.
     The price is the quote (``bookings.pricing``: lines, add-ons, fees, taxes, deposit) and
-    it and the policies are snapshotted on the booking. After commit, billing opens its
-    payment. Raises SlotUnavailable, HoldNotActive, Forbidden, InvalidInput, NotFound,
-    ResourceBusy.
+    it and the policies are snapshotted on the booking. ``artist`` (a User; admins only) is
+    whom a studio books for: the booking, its emails and its payment are theirs; by default
+    the booking is ``actor``'s. After commit, billing opens its payment. Raises
+    SlotUnavailable, HoldNotActive, Forbidden, InvalidInput, NotFound, ResourceBusy.
     """
     now = now or timezone.now()
-    if override or source == Booking.Source.ADMIN:
+    if override or source == Booking.Source.ADMIN or (artist is not None and artist != actor):
         require_admin(actor, studio)
     if hold is not None:
         if hold.studio_id != studio.id:
@@ -370,7 +376,7 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
             raise Forbidden("this hold belongs to someone else")
         service = hold.service
         start_at = hold.start_at
-        duration_minutes = int((hold.end_at - hold.start_at).total_seconds() // 60)
+        duration_minutes = hold.duration_minutes
         room_id = hold.room_id
         staff_ids = hold.staff_ids
     if service is None or start_at is None or duration_minutes is None:
@@ -406,7 +412,7 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                 hold.save(update_fields=["status"])
                 hold.allocations.update(is_blocking=False)
             booking = Booking.objects.create(
-                studio=studio, code=_new_code(), user=actor, service=service,
+                studio=studio, code=_new_code(), user=artist or actor, service=service,
                 room_id=reservation.room_id, hold=hold,
                 status=_initial_status(studio, service, source), source=source,
                 start_at=reservation.start_at, end_at=reservation.end_at, notes=notes,

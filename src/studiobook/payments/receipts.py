@@ -11,6 +11,7 @@ from fpdf import FPDF
 
 from studiobook.bookings.models import Booking
 from studiobook.payments.models import Payment, Refund
+from studiobook.payments.services import balance_due_minor
 from studiobook.scheduling.money import format_money
 
 
@@ -50,7 +51,6 @@ def build_receipt(booking: Booking, *, now: datetime) -> Receipt:
     payments = list(Payment.objects.filter(booking=booking, amount_captured_minor__gt=0))
     refunds = list(Refund.objects.filter(payment__booking=booking,
                                          status__in=("succeeded", "pending")))
-    paid = sum(p.amount_captured_minor for p in payments)
     refunded = sum(r.amount_minor for r in refunds)
     return Receipt(
         code=booking.code, studio=booking.studio.name, address=booking.studio.address,
@@ -69,8 +69,7 @@ def build_receipt(booking: Booking, *, now: datetime) -> Receipt:
                   for p in payments],
         refunds=[ReceiptLine(f"Refund ({r.reason or 'refund'}), {_local(r.created_at, zone)}",
                              money(r.amount_minor)) for r in refunds],
-        balance_due=money(max(0, booking.total_minor - paid)
-                          if booking.is_blocking or booking.status == "completed" else 0),
+        balance_due=money(balance_due_minor(booking, payments)),
         issued_at=_local(now, zone) + f" (refunded in all: {money(refunded)})",
     )
 

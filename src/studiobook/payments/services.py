@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -75,10 +76,52 @@ def use_gateway(gateway: PaymentGateway | None) -> None:
 
 # --- reading --------------------------------------------------------------------------------
 
-def paid_minor(booking: Booking) -> int:
-    """Captured minus refunded over the booking's payments, in minor units."""
-    return sum(p.amount_captured_minor - p.amount_refunded_minor
-               for p in Payment.objects.filter(booking=booking))
+def paid_minor(booking: Booking, payments: list[Payment] | None = None) -> int:
+    """Captured minus refunded over the booking's payments, in minor units: also what
+    :func:`refund` accepts at most. ``payments``: the booking's rows if already loaded."""
+    payments = Payment.objects.filter(booking=booking) if payments is None else payments
+    return sum(p.amount_captured_minor - p.amount_refunded_minor for p in payments)
+
+
+def due_minor(payments: list[Payment]) -> int:
+    """What is still to collect on a booking's open (not canceled) payments, in minor units:
+    what :func:`record_offline_payment` accepts at most."""
+    return sum(p.amount_minor - p.amount_captured_minor for p in payments
+               if p.status != "canceled")
+
+
+def balance_due_minor(booking: Booking, payments: list[Payment] | None = None) -> int:
+    """What the artist still owes, in minor units: the total minus what was captured, while
+    the booking stands (awaiting approval, confirmed or completed); 0 once it is canceled,
+    rejected or a no-show (refunds there follow the policy, not this)."""
+    if not (booking.is_blocking or booking.status == Booking.Status.COMPLETED):
+        return 0
+    payments = Payment.objects.filter(booking=booking) if payments is None else payments
+    return max(0, booking.total_minor - sum(p.amount_captured_minor for p in payments))
+
+
+def open_payment(booking: Booking, payments: list[Payment] | None = None) -> Payment | None:
+    """The payment the artist can complete in the browser now: the latest one (not a
+    scheduled balance) with a client secret, still waiting for a payment method,
+    confirmation or authentication; None when there is none."""
+    payments = list(booking.payments.all()) if payments is None else payments
+    waiting = [p for p in payments
+               if p.status in ("requires_payment_method", "requires_confirmation",
+                               "requires_action") and p.client_secret
+               and not (p.purpose == Purpose.BALANCE and p.intent_id is None)]
+    return max(waiting, key=lambda p: p.id, default=None)
+
+
+def retryable_payment(booking: Booking, payments: list[Payment] | None = None
+                      ) -> Payment | None:
+    """The due-now payment whose opening failed at the gateway (no intent yet), which
+    :func:`retry_checkout` opens again; None when there is none."""
+    payments = list(booking.payments.all()) if payments is None else payments
+    due_now = [p for p in payments if p.purpose != Purpose.BALANCE]
+    payment = max(due_now, key=lambda p: p.id, default=None)
+    if payment is None or payment.intent_id or payment.status != "requires_payment_method":
+        return None
+    return payment
 
 
 def payment_state(booking: Booking, payments: list[Payment] | None = None) -> str:
@@ -112,17 +155,28 @@ def payment_state(booking: Booking, payments: list[Payment] | None = None) -> st
 CAPTURE_RISK = timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class CaptureDeadline:
+    """``deadline``: the earliest ``capture_before`` (UTC) among the booking's card
+    authorizations (None without one). ``is_at_risk``: the booking still awaits approval and
+    the deadline is less than ``CAPTURE_RISK`` away, or past. ``has_lapsed``: it is past."""
+
+    deadline: datetime | None
+    is_at_risk: bool
+    has_lapsed: bool
+
+
 def capture_deadline(booking: Booking, payments: list[Payment] | None = None,
-                     *, now: datetime | None = None) -> tuple[datetime | None, bool]:
-    """The earliest ``capture_before`` (UTC) among the booking's authorizations, and whether
-    it lapses within ``CAPTURE_RISK`` while the booking still awaits approval."""
+                     *, now: datetime | None = None) -> CaptureDeadline:
+    """When the booking's card authorization lapses, and whether approving is urgent or
+    too late (:class:`CaptureDeadline`)."""
     now = now or timezone.now()
     payments = list(booking.payments.all()) if payments is None else payments
     deadline = min((p.capture_before for p in payments
                     if p.status == "requires_capture" and p.capture_before), default=None)
     at_risk = bool(deadline and booking.status == Booking.Status.AWAITING_APPROVAL
                    and deadline - now < CAPTURE_RISK)
-    return deadline, at_risk
+    return CaptureDeadline(deadline, at_risk, bool(deadline and deadline <= now))
 
 
 # --- applying gateway results ---------------------------------------------------------------
@@ -213,6 +267,22 @@ def _open_intent(payment: Payment, *, save_payment_method: bool) -> Payment:
 
 # --- the booking's payment ------------------------------------------------------------------
 
+def checkout_plan(*, studio, service, start_at: datetime, quote,
+                  now: datetime | None = None) -> core.policies.CapturePlan:
+    """What :func:`start_checkout` will do for a web booking of ``service`` starting at
+    ``start_at`` (UTC) and priced ``quote`` (``scheduling.Quote``), booked at ``now``: how
+    much is taken now, on approval and later, and when. Pages show it before the booking
+    exists, from the same inputs the booking will snapshot (approval as
+    ``bookings.services.needs_approval``, the studio's approval window and balance lead)."""
+    from studiobook.bookings.services import needs_approval
+
+    return core.policies.capture_plan(
+        requires_approval=needs_approval(studio, service), now=now or timezone.now(),
+        start_at=start_at, total_minor=quote.total_minor, deposit_minor=quote.deposit_minor,
+        approval_window_hours=studio.approval_window_hours,
+        balance_lead_hours=studio.balance_lead_hours)
+
+
 def start_checkout(booking: Booking, *, now: datetime | None = None) -> Payment | None:
     """Open the payment a new booking needs (issue 3, section 3): a PaymentIntent with
     automatic capture, or manual capture when the booking awaits approval and the studio's
@@ -249,8 +319,8 @@ def start_checkout(booking: Booking, *, now: datetime | None = None) -> Payment 
 
 def retry_checkout(*, actor, booking: Booking) -> Payment:
     """Open again a due-now payment whose gateway call failed. Raises PaymentStateError."""
-    payment = booking.payments.exclude(purpose=Purpose.BALANCE).order_by("id").last()
-    if payment is None or payment.intent_id or payment.status != "requires_payment_method":
+    payment = retryable_payment(booking)
+    if payment is None:
         raise PaymentStateError("there is no failed payment to retry")
     return _open_intent(payment, save_payment_method=booking.payments.filter(
         purpose=Purpose.BALANCE).exists())
@@ -342,9 +412,10 @@ def record_offline_payment(*, actor, booking: Booking, amount_minor: int,
     with transaction.atomic():
         open_payments = list(Payment.objects.select_for_update().filter(
             booking=booking).exclude(status="canceled").order_by("id"))
-        due = sum(p.amount_minor - p.amount_captured_minor for p in open_payments)
+        due = due_minor(open_payments)
         if amount_minor > due:
-            raise InvalidInput(f"only {due} is still due on this booking",
+            raise InvalidInput(f"only {core.format_money(due, booking.currency)} is still "
+                               "due on this booking",
                                field="amount_cents", rule="at_most_due")
         remaining, touched = amount_minor, None
         for payment in open_payments:
@@ -381,7 +452,8 @@ def refund(*, booking: Booking, amount_minor: int, reason: str, actor=None) -> l
         if not refundable:
             raise PaymentStateError("nothing has been paid on this booking")
         if amount_minor > refundable:
-            raise InvalidInput(f"at most {refundable} can be refunded", field="amount_cents",
+            raise InvalidInput(f"at most {core.format_money(refundable, booking.currency)} "
+                               "can be refunded", field="amount_cents",
                                rule="at_most_captured")
         pending, remaining = [], amount_minor
         for payment in payments:

@@ -39,3 +39,19 @@ class Conflict(DomainError):
     """The request is valid but the current state forbids it (HTTP 409)."""
 
     code = "conflict"
+
+
+# Error class -> HTTP status, for the API's problem details and the pages alike; the first
+# match wins, anything unlisted is 400.
+HTTP_STATUS: dict[type[DomainError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+}
+
+
+def http_status(error: DomainError) -> int:
+    """The HTTP status that answers ``error``: 422 invalid input, 404 not found, 403
+    forbidden, 409 conflict (every Conflict subclass), else 400."""
+    return next((status for cls, status in HTTP_STATUS.items() if isinstance(error, cls)), 400)

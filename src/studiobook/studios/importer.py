@@ -44,6 +44,7 @@ from studiobook.studios.models import (
     Studio,
     Target,
 )
+from studiobook.studios.services import SETTING_LIMITS
 
 WEEKDAYS = {
     "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7,
@@ -431,6 +432,11 @@ def _buffers(reader: _Reader, table: dict, path: str) -> tuple[int, int]:
     return before or 0, after or 0
 
 
+def _limits(setting: str) -> dict[str, int]:
+    low, high = SETTING_LIMITS[setting]
+    return {"minimum": low, "maximum": high}
+
+
 def _zone(reader: _Reader, table: dict) -> ZoneInfo | None:
     name = reader.string(table, "studio", "time_zone", max_length=64, blank=False)
     if name is None:
@@ -467,14 +473,14 @@ def _studio(reader: _Reader, data: dict) -> tuple[str | None, dict, ZoneInfo | N
         "latitude": reader.number(table, p, "latitude", minimum=-90, maximum=90),
         "longitude": reader.number(table, p, "longitude", minimum=-180, maximum=180),
         "description": reader.string(table, p, "description", ""),
-        "hold_minutes": reader.integer(table, p, "hold_minutes", 10, minimum=1,
-                                       maximum=24 * 60),
-        "max_active_holds": reader.integer(table, p, "max_active_holds", 3, minimum=1),
-        "lead_time_minutes": reader.integer(table, p, "lead_time_minutes", 120, minimum=0),
-        "horizon_days": reader.integer(table, p, "horizon_days", 90, minimum=1,
-                                       maximum=3660),
-        "slot_grid_minutes": reader.integer(table, p, "slot_grid_minutes", 15, minimum=1,
-                                            maximum=24 * 60),
+        "hold_minutes": reader.integer(table, p, "hold_minutes", 10, **_limits("hold_minutes")),
+        "max_active_holds": reader.integer(table, p, "max_active_holds", 3,
+                                           **_limits("max_active_holds")),
+        "lead_time_minutes": reader.integer(table, p, "lead_time_minutes", 120,
+                                            **_limits("lead_time_minutes")),
+        "horizon_days": reader.integer(table, p, "horizon_days", 90, **_limits("horizon_days")),
+        "slot_grid_minutes": reader.integer(table, p, "slot_grid_minutes", 15,
+                                            **_limits("slot_grid_minutes")),
         "requires_approval": reader.boolean(table, p, "requires_approval", False),
     }
     hours = _hours(reader, table, p)

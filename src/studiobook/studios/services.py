@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 
 from studiobook.studios import audit
-from studiobook.studios.errors import InvalidInput, NotFound
+from studiobook.studios.errors import Forbidden, InvalidInput, NotFound
 from studiobook.studios.models import (
     Blackout,
     BufferRule,
@@ -227,13 +227,30 @@ def add_staff_member(*, actor, studio: Studio, email: str, display_name: str,
 POLICY_FIELDS = {"cancellation_policy": "cancellation", "reschedule_policy": "reschedule"}
 
 
-def update_settings(*, actor, studio: Studio, data: dict) -> Studio:
-    """Change a studio's booking and payment settings (only the keys in ``data``). Policies
-    are validated by ``scheduling.policies.policy_from_dict`` and must be of the right kind.
-    Bookings keep the policies they were sold under. Raises Forbidden, InvalidInput."""
+OPERATOR_SETTINGS = ("platform_fee_basis_points",)
+
+# The ranges a studio's booking settings may take, inclusive: one table for the service, the
+# API schema, the settings page and the studio-file importer.
+SETTING_LIMITS: dict[str, tuple[int, int]] = {
+    "hold_minutes": (1, 24 * 60),
+    "max_active_holds": (1, 50),
+    "lead_time_minutes": (0, 60 * 24 * 30),
+    "horizon_days": (1, 3660),
+    "slot_grid_minutes": (1, 24 * 60),
+    "approval_window_hours": (1, 24 * 30),
+    "balance_lead_hours": (0, 24 * 60),
+    "platform_fee_basis_points": (0, 10_000),
+}
+
+
+def read_policies(data: dict) -> dict:
+    """The cancellation and reschedule policies given in ``data`` (``"cancellation_policy"``,
+    ``"reschedule_policy"``, in ``scheduling.policies.policy_to_dict``'s shape), as core
+    policy objects by field, checked as :func:`update_settings` checks them (and previews
+    use). Raises InvalidInput naming the field (rule ``policy`` or ``policy_kind``)."""
     from studiobook.scheduling import policies as core_policies
 
-    require_admin(actor, studio)
+    policies = {}
     for field, kind in POLICY_FIELDS.items():
         if data.get(field):
             try:
@@ -243,7 +260,29 @@ def update_settings(*, actor, studio: Studio, data: dict) -> Studio:
             if data[field].get("kind") != kind:
                 raise InvalidInput(f"{field} must be a {kind} policy", field=field,
                                    rule="policy_kind")
-            data[field] = core_policies.policy_to_dict(policy)
+            policies[field] = policy
+    return policies
+
+
+def update_settings(*, actor, studio: Studio, data: dict) -> Studio:
+    """Change a studio's booking and payment settings (only the keys in ``data``). Policies
+    are validated by ``scheduling.policies.policy_from_dict`` and must be of the right kind.
+    Bookings keep the policies they were sold under. The platform's fee
+    (``platform_fee_basis_points``) is the platform operator's to set (``is_superuser``), not
+    the studio's. Numbers must lie in ``SETTING_LIMITS``. Raises Forbidden, InvalidInput."""
+    from studiobook.scheduling import policies as core_policies
+
+    require_admin(actor, studio)
+    for field, (low, high) in SETTING_LIMITS.items():
+        value = data.get(field)
+        if value is not None and not (isinstance(value, int) and low <= value <= high):
+            raise InvalidInput(f"{field} must be a whole number from {low} to {high}",
+                               field=field, rule="range")
+    for field in OPERATOR_SETTINGS:
+        if field in data and data[field] != getattr(studio, field) and not actor.is_superuser:
+            raise Forbidden(f"{field} is set by the platform operator", field=field)
+    for field, policy in read_policies(data).items():
+        data[field] = core_policies.policy_to_dict(policy)
     diff = {}
     for name, value in data.items():
         if getattr(studio, name) != value:
@@ -254,3 +293,30 @@ def update_settings(*, actor, studio: Studio, data: dict) -> Studio:
         audit.record(studio=studio, actor=actor, action="studio.settings", entity="studio",
                      entity_id=studio.slug, diff=diff)
     return studio
+
+
+PHOTO_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+
+
+def set_room_photo(*, actor, studio: Studio, room: Room, photo) -> Room:
+    """Store ``photo`` (an uploaded image file, already validated as an image by the form)
+    as ``room``'s photo, or remove the photo when ``photo`` is False; audited as
+    ``room.update``. The file gets our own name (``<studio>-room-<id>.<ext>``: the upload's
+    name is the user's and may say more than needed); a replaced file is deleted after the
+    commit. Raises Forbidden unless ``actor`` is a studio admin."""
+    require_admin(actor, studio)
+    old = room.photo.name or ""
+    if photo is False:
+        room.photo = ""
+    else:
+        image_format = getattr(getattr(photo, "image", None), "format", "")
+        room.photo.save(f"{studio.slug}-room-{room.pk}{PHOTO_EXTENSIONS.get(image_format, '.jpg')}",
+                        photo, save=False)
+    storage = room.photo.storage
+    with transaction.atomic(durable=True):
+        Room.objects.filter(pk=room.pk).update(photo=room.photo.name or "")
+        audit.record(studio=studio, actor=actor, action="room.update", entity="room",
+                     entity_id=room.pk, diff={"photo": [old, room.photo.name or ""]})
+        if old and old != room.photo.name:
+            transaction.on_commit(lambda: storage.delete(old))
+    return room

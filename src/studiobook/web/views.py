@@ -7,16 +7,14 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from studiobook.bookings.models import Booking
+from studiobook.bookings.queries import visible_booking
 from studiobook.payments.receipts import build_receipt, receipt_pdf
-from studiobook.studios.permissions import is_team
 
 
 def _booking_for_receipt(request, code: str) -> Booking:
-    booking = (Booking.objects.select_related("studio", "service", "user")
-               .prefetch_related("line_items").filter(code=code).first())
-    user = request.user
-    if booking is None or not user.is_authenticated or not (
-            booking.user_id == user.id or is_team(user, booking.studio)):
+    booking = visible_booking(request.user, code, Booking.objects.select_related(
+        "studio", "service", "user").prefetch_related("line_items"))
+    if booking is None:
         raise Http404("no such receipt")
     return booking
 

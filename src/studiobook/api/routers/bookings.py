@@ -27,6 +27,7 @@ from studiobook.api.schemas import (
 )
 from studiobook.bookings import services
 from studiobook.bookings.models import Booking, Hold
+from studiobook.bookings.queries import split_upcoming_past
 from studiobook.payments import services as payments
 from studiobook.studios.errors import NotFound
 from studiobook.studios.models import Service
@@ -119,9 +120,7 @@ def retry_payment(request, code: str):
 def my_bookings(request):
     """The signed-in artist's bookings, ``upcoming`` (soonest first) and ``past`` (latest
     first)."""
-    now = timezone.now()
-    mine = list(bookings_queryset().filter(user=request.user))
-    return {
-        "upcoming": [booking_out(b) for b in mine if b.end_at > now],
-        "past": [booking_out(b) for b in reversed(mine) if b.end_at <= now],
-    }
+    upcoming, past = split_upcoming_past(bookings_queryset().filter(user=request.user),
+                                         timezone.now())
+    return {"upcoming": [booking_out(b) for b in upcoming],
+            "past": [booking_out(b) for b in past]}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db.models import Model
 
 from studiobook.bookings.models import Booking
-from studiobook.payments.services import capture_deadline, payment_state
+from studiobook.bookings.queries import visible_booking
+from studiobook.payments.services import capture_deadline, paid_minor, payment_state
 from studiobook.studios.errors import NotFound
 from studiobook.studios.models import Studio
-from studiobook.studios.permissions import is_team
 
 
 def get_studio(slug: str) -> Studio:
@@ -37,11 +37,11 @@ def bookings_queryset():
 def get_booking_for(user, code: str, studio: Studio | None = None) -> Booking:
     """The booking ``code`` if ``user`` is its artist or on its studio's team; 404 otherwise
     (never 403: another tenant's codes do not exist for you)."""
-    query = bookings_queryset().filter(code=code)
+    query = bookings_queryset()
     if studio is not None:
         query = query.filter(studio=studio)
-    booking = query.first()
-    if booking is None or not (booking.user_id == user.id or is_team(user, booking.studio)):
+    booking = visible_booking(user, code, query)
+    if booking is None:
         raise NotFound(f"booking {code} not found", field="code")
     return booking
 
@@ -79,12 +79,12 @@ def booking_out(booking: Booking) -> dict:
 
 def payment_summary(booking: Booking) -> dict:
     payments = list(booking.payments.all())
-    capture_before, at_risk = capture_deadline(booking, payments)
+    deadline = capture_deadline(booking, payments)
     return {
         "state": payment_state(booking, payments),
-        "paid_cents": sum(p.amount_captured_minor - p.amount_refunded_minor for p in payments),
-        "capture_before": capture_before,
-        "capture_at_risk": at_risk,
+        "paid_cents": paid_minor(booking, payments),
+        "capture_before": deadline.deadline,
+        "capture_at_risk": deadline.is_at_risk,
         "payments": [{
             "id": p.id, "purpose": p.purpose, "gateway": p.gateway, "status": p.status,
             "capture_method": p.capture_method, "amount_cents": p.amount_minor,
