@@ -3,14 +3,10 @@ a real SMTP server (aiosmtpd on 127.0.0.1), and a studio in Toronto with an arti
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 from datetime import timedelta
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 
 from studiobook.bookings import services as bookings
 from studiobook.notify.channels import use_sms_channel
@@ -18,6 +14,7 @@ from studiobook.payments import services as payments
 from studiobook.studios.models import TaxRate
 from tests.notify import backends
 from tests.support.factories import NOW, utc
+from tests.support.smtp import running_smtp_server
 
 # Saturday 2026-11-28 15:00 UTC = 10:00 in Toronto (EST, UTC-5); 4 h, so 14:00 local.
 START = utc(2026, 11, 28, 15, 0)
@@ -55,44 +52,16 @@ def mail_settings(settings):
     use_sms_channel(None)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    @property
-    def messages(self) -> list[email.message.EmailMessage]:
-        return [email.message_from_bytes(e.original_content or e.content,
-                                         policy=email.policy.default)
-                for e in self.envelopes]
-
-
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on 127.0.0.1:<free port>, and Django's SMTP backend pointed at it."""
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
-    inbox.port = port
-    yield inbox
-    controller.stop()
+    with running_smtp_server() as inbox:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", inbox.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_TIMEOUT = 5
+        yield inbox
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from studiobook.notify import tasks
 from studiobook.notify.models import Notification
 from studiobook.studios.models import AuditLog
 from tests.notify import backends
-from tests.notify.conftest import START, free_port, hours
+from tests.notify.conftest import START, hours
 from tests.support.factories import NOW
+from tests.support.smtp import free_port
 
 ADMIN = "/studios/northside/admin"
 

@@ -39,6 +39,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before allauth, so that its templates under web/templates/allauth/ and account/ win.
+    "studiobook.web",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
     "django_tasks",
     "django_tasks_db",
     "studiobook.jobs",
@@ -49,12 +54,12 @@ INSTALLED_APPS = [
     "studiobook.calendars",
     "studiobook.notify",
     "studiobook.api",
-    "studiobook.web",
     "studiobook.live",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "studiobook.api.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,6 +68,7 @@ MIDDLEWARE = [
     "studiobook.accounts.middleware.BearerTokenMiddleware",
     "studiobook.api.middleware.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -79,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "studiobook.web.context.site",
             ],
         },
     },
@@ -126,6 +133,47 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# whitenoise serves static files from gunicorn; without a collectstatic run (the demo, the
+# tests) it finds them in the apps' static/ folders. Front-end libraries are vendored in
+# web/static/vendor: nothing is loaded from a CDN.
+WHITENOISE_USE_FINDERS = True
+# whitenoise warns about a missing STATIC_ROOT at every start; an empty one costs nothing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Uploads (room photos): the filesystem under DATA_DIR/media by default (STORAGES["default"]
+# can point at S3 through django-storages).
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("STUDIOBOOK_MEDIA_ROOT", DATA_DIR / "media"))
+STUDIOBOOK_SERVE_MEDIA = _flag("STUDIOBOOK_SERVE_MEDIA", True)
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Accounts in the browser (django-allauth): email and password, email verification, password
+# reset; Google sign-in when GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are set.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# "mandatory": no sign-in before the address is confirmed; "optional": a reminder only.
+ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Studiobook] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = os.environ.get("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
+SOCIALACCOUNT_PROVIDERS: dict = {}
+if os.environ.get("GOOGLE_CLIENT_ID"):
+    INSTALLED_APPS.append("allauth.socialaccount.providers.google")
+    SOCIALACCOUNT_PROVIDERS["google"] = {
+        "APPS": [{"client_id": os.environ["GOOGLE_CLIENT_ID"],
+                  "secret": os.environ.get("GOOGLE_CLIENT_SECRET", ""), "key": ""}],
+        "SCOPE": ["profile", "email"],
+        "EMAIL_AUTHENTICATION": True,
+    }
 
 # Background work: django-tasks on the database (run by `studiobook worker`); with
 # STUDIOBOOK_TASKS=rq and REDIS_URL, RQ on Redis (install the `redis` extra).

@@ -1,15 +1,22 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from studiobook.api.app import api
-from studiobook.web import views
 
 urlpatterns = [
     # Before "api/": the live-availability stream URL is a redirect to the stream server.
     path("", include("studiobook.live.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", admin.site.urls),  # platform operators only
     path("api/", api.urls),
-    path("receipt/<str:code>.pdf", views.receipt_as_pdf, name="receipt-pdf"),
-    path("receipt/<str:code>", views.receipt, name="receipt"),
+    path("accounts/", include("allauth.urls")),
     path("", include("studiobook.calendars.urls")),
+    path("", include("studiobook.web.urls")),
 ]
+
+if settings.STUDIOBOOK_SERVE_MEDIA:
+    # The embedded default keeps uploads (room photos) on the filesystem and serves them from
+    # the app; a deployment with object storage sets STUDIOBOOK_SERVE_MEDIA=0.
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", serve,
+                               {"document_root": settings.MEDIA_ROOT}))

@@ -122,6 +122,17 @@ def _ensure_user(email: str, name: str, password: str, *, operator: bool = False
     return user
 
 
+def _mark_verified(emails: list[str]) -> None:
+    """Record the demo addresses as verified with django-allauth, so that the demo logins can
+    sign in on the web pages without a confirmation email (ACCOUNT_EMAIL_VERIFICATION is
+    "mandatory" by default)."""
+    from allauth.account.models import EmailAddress
+
+    for user in get_user_model().objects.filter(email__in=emails):
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True})
+
+
 def _book(*, admin, studio: Studio, plan: _Plan, first_day: date, last_day: date | None,
           now: datetime):
     """Create ``plan`` on the first day from ``first_day`` on (up to ``last_day``) where it
@@ -178,6 +189,7 @@ def load_demo(now: datetime | None = None) -> DemoSummary:
     logins += [DemoLogin(s.email, STAFF_PASSWORD, f"engineer, {roles.get(s.email, 'staff')}")
                for s in spec.staff]
     users_created = [e for e in emails if e not in existing]
+    _mark_verified(emails)
 
     zone = ZoneInfo(studio.time_zone)
     summary = DemoSummary(studio=studio, studio_created=studio_created, logins=logins,

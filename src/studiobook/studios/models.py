@@ -101,6 +101,8 @@ class Room(models.Model):
     tags = models.JSONField(default=list, blank=True)
     equipment = models.JSONField(default=list, blank=True)
     color = models.CharField(max_length=16, blank=True)
+    photo = models.ImageField(upload_to="rooms/", blank=True,
+                              help_text="shown on the studio's home page (JPEG, PNG or WebP)")
     is_active = models.BooleanField(default=True)
 
     objects = StudioScopedQuerySet.as_manager()

@@ -75,6 +75,8 @@ class Command(BaseCommand):
         host = "127.0.0.1" if server["host"] in WILDCARD_HOSTS else server["host"]
         base = f"http://{host if ':' not in host else f'[{host}]'}:{server['port']}"
         write("")
+        write(f"Book:          {base}/studios/{studio.slug}/ (sign in as the artist)")
+        write(f"Dashboard:     {base}/dashboard/{studio.slug}/ (sign in as the admin)")
         write(f"API docs:      {base}/api/docs")
         write(f"OpenAPI:       {base}/api/openapi.json")
         write(f"Django admin:  {base}/admin/")

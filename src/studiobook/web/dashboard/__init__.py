@@ -1,0 +1,1 @@
+"""The studio dashboard, for a studio's staff and admins (``/dashboard/<slug>/``)."""

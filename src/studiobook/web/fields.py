@@ -1,0 +1,92 @@
+"""Form fields shared by the pages: money typed as a decimal in the studio's currency and
+rates typed as a percentage, both exact (``scheduling.money``: plain decimals only, never
+rounded), with the core's refusals shown as sentences next to the field."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from studiobook.scheduling.money import (
+    InvalidMoney,
+    basis_points_from_decimal,
+    decimal_amount,
+    format_basis_points,
+    minor_from_decimal,
+)
+
+MAX_MINOR = 10**9  # the API's bound on prices (ServiceIn.base_price_cents)
+
+
+def _sentence(error: InvalidMoney) -> str:
+    """The core's ``"field: enter zero or more"`` as the form's "Enter zero or more."."""
+    text = str(error).split(": ", 1)[-1]
+    return text[:1].upper() + text[1:] + "."
+
+
+def parse_amount(text: str, currency: str, *, maximum: int = MAX_MINOR) -> int:
+    """``"95.50"`` in ``currency`` -> 9550 minor units, exactly (``scheduling.money.
+    minor_from_decimal``: plain decimals only, never rounded). Raises ValidationError for
+    what that refuses, and for more than ``maximum`` minor units."""
+    try:
+        minor = minor_from_decimal(text, currency)
+    except InvalidMoney as error:
+        raise ValidationError(_sentence(error), code="invalid") from error
+    if minor > maximum:
+        raise ValidationError(f"Enter at most {decimal_amount(maximum, currency)}.",
+                              code="max_value")
+    return minor
+
+
+def parse_percent(text: str, *, maximum: int = 10_000) -> int:
+    """``"13"`` -> 1300 basis points, ``"9.98"`` -> 998, exactly (``scheduling.money.
+    basis_points_from_decimal``). Raises ValidationError for what that refuses (``"9.975"``:
+    basis points cannot hold it) and for more than ``maximum`` basis points (100 %)."""
+    try:
+        points = basis_points_from_decimal(text)
+    except InvalidMoney as error:
+        raise ValidationError(_sentence(error), code="invalid") from error
+    if points > maximum:
+        raise ValidationError(f"Enter at most {format_basis_points(maximum)} %.",
+                              code="max_value")
+    return points
+
+
+class AmountField(forms.CharField):
+    """A money amount typed as a decimal in ``currency``; cleans to int minor units (empty
+    and not required: 0). ``minimum``/``maximum``: the minor units accepted (``minimum=1``
+    for a payment or a refund, which cannot be of nothing)."""
+
+    def __init__(self, *, currency: str, maximum: int = MAX_MINOR, minimum: int = 0,
+                 **kwargs):
+        self.currency, self.maximum, self.minimum = currency, maximum, minimum
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal",
+                                                           "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        if text in self.empty_values:
+            return 0
+        amount = parse_amount(text, self.currency, maximum=self.maximum)
+        if amount < self.minimum:
+            raise ValidationError("Enter an amount above zero." if self.minimum == 1 else
+                                  f"Enter at least {decimal_amount(self.minimum, self.currency)}.",
+                                  code="min_value")
+        return amount
+
+
+class PercentField(forms.CharField):
+    """A percentage with up to two decimals; cleans to int basis points."""
+
+    def __init__(self, *, maximum: int = 10_000, **kwargs):
+        self.maximum = maximum
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal",
+                                                           "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        if text in self.empty_values:
+            return None
+        return parse_percent(text, maximum=self.maximum)

@@ -1,0 +1,1 @@
+"""The signed-in artist's own pages: bookings, changes to them, receipts."""

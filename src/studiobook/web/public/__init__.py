@@ -1,0 +1,1 @@
+"""Public pages: what artists (and guests) see."""
