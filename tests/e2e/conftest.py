@@ -54,6 +54,18 @@ def browser_type_launch_args(browser_type_launch_args):
             "headless": True}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def patient_expectations():
+    """Playwright's ``expect`` waits 5 s by default; a loaded 2-core CI machine running
+    gunicorn, the stream server and Chromium at once needs more. A missing element still
+    fails, only later."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": PHONE, "locale": "en-CA",
