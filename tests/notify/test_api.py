@@ -43,6 +43,16 @@ def test_preferences_read_and_change(api, world):
     preference = NotificationPreference.objects.get(user=artist)
     assert (preference.sms, preference.language) == (True, "fr")
 
+    status, body = api.put("/me/notification-preferences", {"phone": "+1 (647) 555-0142"},
+                           user=artist)
+    assert (status, body["phone"]) == (200, "+16475550142")
+    status, body = api.put("/me/notification-preferences", {"phone": "647 555 0142"},
+                           user=artist)
+    assert (status, body["errors"][0]["field"], body["errors"][0]["rule"]) == (
+        422, "phone", "phone_format")
+    artist.refresh_from_db()
+    assert artist.phone == "+16475550142"
+
 
 def test_the_studio_sees_failures_and_an_admin_resends(api, world, book, settings,
                                                        django_capture_on_commit_callbacks):

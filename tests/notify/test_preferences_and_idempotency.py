@@ -153,3 +153,52 @@ def test_preferences_are_validated(world):
     with pytest.raises(InvalidInput) as error:
         services.update_preferences(actor=artist, sms=True)
     assert error.value.rule == "phone_required"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("+1 416 555 0199", "+14165550199"),
+    ("+1 (416) 555-0199", "+14165550199"),
+    ("  +44 20 7946 0958 ", "+442079460958"),
+])
+def test_a_phone_number_is_kept_in_e164(world, typed, stored):
+    artist = world["artist"]
+    services.update_preferences(actor=artist, phone=typed)
+    artist.refresh_from_db()
+    assert artist.phone == stored
+
+
+@pytest.mark.parametrize(("typed", "rule", "message"), [
+    ("416 555 0199", "phone_format", "enter the number with its country code, e.g. "
+                                     "+1 416 555 0100"),
+    ("+call me", "phone_format", "not a phone number; write it as e.g. +1 416 555 0100"),
+    ("+1 555", "phone_invalid", "+1 555 is not a valid phone number for its country code"),
+])
+def test_a_bad_phone_number_is_refused_naming_the_field_and_nothing_is_written(
+        world, typed, rule, message):
+    artist = world["artist"]
+    with pytest.raises(InvalidInput) as error:
+        services.update_preferences(actor=artist, phone=typed, sms=True)
+    assert (error.value.field, error.value.rule, error.value.message) == ("phone", rule, message)
+    artist.refresh_from_db()
+    assert artist.phone == "+14165550123"
+    assert not NotificationPreference.objects.filter(user=artist).exists()
+
+
+def test_a_number_and_sms_in_one_change_and_sms_must_go_before_the_number(world):
+    artist = world["artist"]
+    artist.phone = ""
+    artist.save(update_fields=["phone"])
+    services.update_preferences(actor=artist, phone="+1 416 555 0199", sms=True)
+    artist.refresh_from_db()
+    assert (artist.phone, NotificationPreference.objects.get(user=artist).sms) == (
+        "+14165550199", True)
+
+    with pytest.raises(InvalidInput) as error:
+        services.update_preferences(actor=artist, phone="")
+    assert (error.value.field, error.value.rule) == ("phone", "phone_required")
+    artist.refresh_from_db()
+    assert artist.phone == "+14165550199"
+
+    services.update_preferences(actor=artist, phone="", sms=False)
+    artist.refresh_from_db()
+    assert (artist.phone, NotificationPreference.objects.get(user=artist).sms) == ("", False)

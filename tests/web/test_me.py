@@ -663,6 +663,39 @@ def test_sms_without_a_phone_is_422_next_to_the_field(client, world):
     assert field.xpath(".//input/@checked") == ["checked"]
 
 
+def test_settings_take_a_phone_number_and_turn_sms_on(client, world):
+    artist = world["artist"]
+    client.force_login(artist)
+    tree = parse(client.get(reverse("web:me-settings")))
+    phone = tree.xpath("//input[@name='phone']")[0]
+    assert (phone.get("type"), phone.get("autocomplete"), phone.get("value")) == (
+        "tel", "tel", None)
+    response = client.post(reverse("web:me-settings"), {
+        "action": "preferences", "email": "on", "sms": "on", "phone": "+1 (416) 555-0199"})
+    assert (response.status_code, response["Location"]) == (302, "/me/settings")
+    artist.refresh_from_db()
+    assert artist.phone == "+14165550199"
+    assert NotificationPreference.objects.get(user=artist).sms is True
+    tree = parse(client.get(reverse("web:me-settings")))
+    assert tree.xpath("//input[@name='phone']/@value") == ["+1 416-555-0199"]
+    assert tree.xpath("//input[@name='sms']/@checked") == ["checked"]
+
+
+def test_a_phone_number_without_its_country_code_is_422_and_kept_as_typed(client, world):
+    client.force_login(world["artist"])
+    response = client.post(reverse("web:me-settings"), {
+        "action": "preferences", "email": "on", "sms": "on", "phone": "416 555 0199"})
+    assert response.status_code == 422
+    world["artist"].refresh_from_db()
+    assert world["artist"].phone == ""
+    assert not NotificationPreference.objects.filter(user=world["artist"]).exists()
+    field = parse(response).xpath("//input[@name='phone']/..")[0]
+    assert texts(field.xpath(".//p[@class='error']")) == [
+        "enter the number with its country code, e.g. +1 416 555 0100"]
+    assert field.xpath(".//input/@value") == ["416 555 0199"]
+    assert field.xpath(".//input/@aria-invalid") == ["true"]
+
+
 def test_rotating_the_feed_shows_its_url_once(client, world):
     booking = book(world, TUE_10)
     client.force_login(world["artist"])

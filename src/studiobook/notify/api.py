@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from studiobook.api.auth import signed_in
 from studiobook.api.routers.common import get_studio
@@ -31,6 +31,8 @@ class PreferencesIn(Schema):
     email: bool | None = None
     sms: bool | None = None
     language: str | None = None
+    phone: str | None = Field(None, description="with its country code (stored in E.164, "
+                                                "e.g. +14165550100); \"\" removes it")
 
 
 class PreferencesOut(Schema):
@@ -85,9 +87,10 @@ def get_preferences(request):
 
 @router.put("/me/notification-preferences", response=PreferencesOut)
 def put_preferences(request, payload: PreferencesIn):
-    """Change the fields given. Turning SMS on needs a phone number on your account."""
+    """Change the fields given. Turning SMS on needs a phone number on your account (it may
+    come in the same request); removing the number needs SMS off."""
     services.update_preferences(actor=request.user, email=payload.email, sms=payload.sms,
-                                language=payload.language)
+                                language=payload.language, phone=payload.phone)
     return preferences_out(request.user)
 
 

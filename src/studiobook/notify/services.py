@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.utils import dateformat, timezone, translation
 
 from studiobook import jobs
+from studiobook.accounts.services import normalize_phone
 from studiobook.bookings.models import Booking
 from studiobook.calendars import ics
 from studiobook.notify.channels import (
@@ -94,20 +95,30 @@ def preference_of(user) -> NotificationPreference:
 
 
 def update_preferences(*, actor, email: bool | None = None, sms: bool | None = None,
-                       language: str | None = None) -> NotificationPreference:
-    """Change ``actor``'s own preferences (only the fields given). Turning SMS on needs a
-    phone number; a language must be one of ``settings.LANGUAGES``. Raises InvalidInput."""
-    if sms and not actor.phone:
-        raise InvalidInput("add a phone number before turning SMS on", field="sms",
-                           rule="phone_required")
-    if language:
-        known = {code for code, _ in settings.LANGUAGES}
-        if language not in known:
-            raise InvalidInput(f"unknown language {language!r}", field="language",
-                               rule="choice")
+                       language: str | None = None,
+                       phone: str | None = None) -> NotificationPreference:
+    """Change ``actor``'s own preferences (only the fields given; ``phone=""`` removes the
+    number). ``phone`` is stored on the user in E.164 (``accounts.services.normalize_phone``).
+    SMS needs a phone number: turning it on without one, or removing the number while SMS
+    stays on, is refused (rule ``phone_required``). A language must be one of
+    ``settings.LANGUAGES``. Raises InvalidInput; nothing is written then."""
+    if phone is not None:
+        phone = normalize_phone(phone)
+    if language and language not in {code for code, _ in settings.LANGUAGES}:
+        raise InvalidInput(f"unknown language {language!r}", field="language", rule="choice")
     with transaction.atomic():
         preference, _ = NotificationPreference.objects.select_for_update().get_or_create(
             user=actor)
+        number = actor.phone if phone is None else phone
+        if sms and not number:
+            raise InvalidInput("add a phone number before turning SMS on", field="sms",
+                               rule="phone_required")
+        if phone == "" and sms is None and preference.sms:
+            raise InvalidInput("turn SMS off before removing your phone number",
+                               field="phone", rule="phone_required")
+        if phone is not None and phone != actor.phone:
+            actor.phone = phone
+            actor.save(update_fields=["phone"])
         for name, value in (("email", email), ("sms", sms), ("language", language)):
             if value is not None:
                 setattr(preference, name, value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from studiobook.accounts.services import PHONE_EXAMPLE
 from studiobook.web.public.forms import InstantField
 
 
@@ -51,12 +52,16 @@ class PreferencesForm(forms.Form):
     """Notification preferences (``notify.services.update_preferences``)."""
 
     email = forms.BooleanField(label="Email me about my bookings", required=False)
-    sms = forms.BooleanField(label="Text me (SMS) about my bookings", required=False)
+    phone = forms.CharField(
+        label="Mobile number", required=False, max_length=32,
+        help_text=f"With your country code, e.g. {PHONE_EXAMPLE}. Used only for texts about "
+                  "your bookings.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel",
+                                      "inputmode": "tel"}))
+    sms = forms.BooleanField(label="Text me (SMS) about my bookings", required=False,
+                             help_text="Needs a mobile number above.")
     language = forms.ChoiceField(label="Language of messages", required=False, choices=())
 
-    def __init__(self, *args, phone: str = "", **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = language_choices()
-        self.fields["sms"].help_text = (
-            f"Texts go to {phone}." if phone else
-            "There is no phone number on your account yet, so texts cannot be turned on.")

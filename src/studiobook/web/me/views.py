@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
+from studiobook.accounts.services import display_phone
 from studiobook.bookings import queries
 from studiobook.bookings import services as booking_services
 from studiobook.bookings.models import Booking
@@ -481,8 +482,8 @@ def settings(request):
     user = request.user
     preference = notify_services.preference_of(user)
     initial = {"email": preference.email, "sms": preference.sms,
-               "language": preference.language}
-    form = PreferencesForm(initial=initial, phone=user.phone)
+               "language": preference.language, "phone": display_phone(user.phone)}
+    form = PreferencesForm(initial=initial)
     feed_url = feed_error = ""
     status = 200
     if request.method == "POST" and request.POST.get("action") == "rotate-feed":
@@ -492,12 +493,13 @@ def settings(request):
         except DomainError as error:
             feed_error, status = _sentence(error.message), http_status(error)
     elif request.method == "POST":
-        form = PreferencesForm(request.POST, phone=user.phone)
+        form = PreferencesForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
             try:
                 notify_services.update_preferences(actor=user, email=data["email"],
-                                                   sms=data["sms"], language=data["language"])
+                                                   sms=data["sms"], language=data["language"],
+                                                   phone=data["phone"])
             except DomainError as error:
                 add_domain_error(form, error)
                 status = http_status(error)
