@@ -428,6 +428,14 @@ def test_editing_a_staff_member_and_their_working_hours(admin, studio, make_staf
     form = admin.get(add)
     assert (value_of(form, "id_target_type"), value_of(form, "id_staff")) == (
         "staff", str(eve.pk))
+    # Eve is retired now (the checkbox was not posted), yet her own row's link still adds
+    # her hours; a new form without that link does not offer her.
+    assert [o.get("value") for o in page(admin.get(manage_url("hours", "new"))).xpath(
+        "//select[@name='staff']/option") if o.get("value")] == [str(sam.pk)]
+    response = admin.post(add, {"target_type": "staff", "staff": eve.pk, "weekdays": [5],
+                                "start_time": "09:00", "end_time": "13:00"})
+    assert response.status_code == 302
+    assert ScheduleRule.objects.filter(staff=eve).count() == 2
 
 
 # --- working hours ---------------------------------------------------------------------------
@@ -508,6 +516,37 @@ def test_a_blackout_is_entered_in_the_studio_zone(admin, studio, make_room):
     edit = admin.get(manage_url("blackouts", blackout.pk))
     assert (value_of(edit, "id_start_at"), value_of(edit, "id_end_at")) == (
         "2026-12-24T09:00", "2026-12-26T18:00")
+
+
+def test_retired_rooms_and_staff_are_not_offered_except_on_the_row_that_names_them(
+        admin, studio, make_room, make_staff, make_blackout):
+    active, retired = make_room(name="Studio A"), make_room(name="Old Booth", is_active=False)
+    engineer = make_staff(display_name="Eve Engineer")
+    gone = make_staff(display_name="Gone Engineer", is_active=False)
+
+    def offered(response, field: str) -> list[str]:
+        return [text(o) for o in page(response).xpath(f"//select[@name='{field}']/option")
+                if o.get("value")]
+
+    new = admin.get(manage_url("blackouts", "new"))
+    assert (offered(new, "room"), offered(new, "staff")) == (["Studio A"], ["Eve Engineer"])
+    response = admin.post(manage_url("blackouts", "new"), {
+        "target_type": "room", "room": retired.pk, "start_at": "2026-12-24T09:00",
+        "end_at": "2026-12-24T18:00"})
+    assert response.status_code == 422
+    assert not Blackout.objects.exists()
+
+    # A row made before the room was retired keeps its room when edited.
+    old = make_blackout(target_type="room", room=retired, start_at=NOW,
+                        end_at=NOW.replace(hour=18))
+    edit = admin.get(manage_url("blackouts", old.pk))
+    assert offered(edit, "room") == ["Old Booth", "Studio A"]
+    assert page(edit).xpath("//select[@name='room']/option[@selected]/@value") == [
+        str(retired.pk)]
+    buffers = admin.get(manage_url("buffers", "new"))
+    assert (offered(buffers, "room"), offered(buffers, "staff")) == (
+        ["Studio A"], ["Eve Engineer"])
+    assert active.is_active and not gone.is_active
 
 
 def test_a_blackout_across_the_spring_change_and_in_its_gap(admin, studio):

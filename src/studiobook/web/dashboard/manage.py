@@ -330,8 +330,11 @@ def _save(request, studio: Studio, kind: Kind, form, row=None):
 def resource_new(request, studio: Studio, kind: str):
     """``/manage/<kind>/new``: the form for a new row; POST creates it."""
     spec = _kind_or_404(kind)
+    # The form posts back to its own URL, query string included: what the link named stays
+    # a choice (a retired engineer's "Add working hours").
+    initial = _initial_from_query(request, spec.form)
     if request.method == "POST":
-        form = spec.form(request.POST, request.FILES, studio=studio)
+        form = spec.form(request.POST, request.FILES, studio=studio, initial=initial)
         if not form.is_valid():
             return _render_form(request, studio, spec, form, status=422)
         try:
@@ -340,7 +343,7 @@ def resource_new(request, studio: Studio, kind: str):
             return _render_form(request, studio, spec, form, status=_show_error(form, error))
         messages.success(request, f"Added {spec.singular}: {row_label(spec, row, studio)}.")
         return redirect("web:dashboard-manage", studio.slug, spec.slug)
-    form = spec.form(studio=studio, initial=_initial_from_query(request, spec.form))
+    form = spec.form(studio=studio, initial=initial)
     return _render_form(request, studio, spec, form)
 
 

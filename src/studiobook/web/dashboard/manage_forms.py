@@ -23,6 +23,7 @@ from datetime import datetime
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Q
 from django.forms.fields import BaseTemporalField
 
 from studiobook.scheduling.money import (
@@ -155,12 +156,27 @@ class ResourceForm(forms.Form):
         return groups
 
 
-def _rooms(studio: Studio):
-    return Room.objects.for_studio(studio).order_by("name")
+def _rooms(studio: Studio, *, keep: int | None = None):
+    """The studio's rooms to choose from: the active ones, and the retired room ``keep`` when
+    the row or link at hand names it (see ``_named``), so that it keeps its target."""
+    return (Room.objects.for_studio(studio).filter(Q(is_active=True) | Q(pk=keep))
+            .order_by("name"))
 
 
-def _staff(studio: Studio):
-    return StaffMember.objects.for_studio(studio).order_by("display_name")
+def _staff(studio: Studio, *, keep: int | None = None):
+    """The studio's staff to choose from: active members, and ``keep`` (as ``_rooms``)."""
+    return (StaffMember.objects.for_studio(studio).filter(Q(is_active=True) | Q(pk=keep))
+            .order_by("display_name"))
+
+
+def _named(form: ResourceForm, attribute: str) -> int | None:
+    """The id that the row being edited (``form.instance``), or else the link that opened the
+    form (``form.initial``, e.g. "Add working hours" on a retired engineer's row), names in
+    ``attribute`` ("room_id", "staff_id")."""
+    named = getattr(form.instance, attribute, None)
+    if named is None:
+        named = form.initial.get(attribute.removesuffix("_id"))
+    return getattr(named, "pk", named)
 
 
 def _services(studio: Studio):
@@ -335,8 +351,9 @@ class TargetedForm(ResourceForm):
     field_map = {"room_id": "room", "staff_id": "staff"}
 
     def setup(self) -> None:
-        self.fields["room"].queryset = _rooms(self.studio)
-        self.fields["staff"].queryset = _staff(self.studio)
+        self.fields["room"].queryset = _rooms(self.studio, keep=_named(self, "room_id"))
+        self.fields["staff"].queryset = _staff(self.studio,
+                                               keep=_named(self, "staff_id"))
 
     @classmethod
     def initial_from(cls, instance, studio: Studio) -> dict:
@@ -412,9 +429,10 @@ class BufferForm(ResourceForm):
                  ("Minutes", ["before_minutes", "after_minutes"])]
 
     def setup(self) -> None:
-        self.fields["room"].queryset = _rooms(self.studio)
+        self.fields["room"].queryset = _rooms(self.studio, keep=_named(self, "room_id"))
         self.fields["service"].queryset = _services(self.studio)
-        self.fields["staff"].queryset = _staff(self.studio)
+        self.fields["staff"].queryset = _staff(self.studio,
+                                               keep=_named(self, "staff_id"))
 
     @classmethod
     def initial_from(cls, instance: BufferRule, studio: Studio) -> dict:
