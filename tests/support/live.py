@@ -161,7 +161,7 @@ class LiveServer:
     """
 
     def __init__(self, database_url: str, workers: int = 4, threads: int = 8, *,
-                 startup_timeout: float = 20.0, preload: bool = True,
+                 startup_timeout: float = 90.0, preload: bool = True,
                  extra_args: tuple[str, ...] = (),
                  env: dict[str, str] | None = None):
         self.database_url = database_url

@@ -133,7 +133,7 @@ def _local_address(host: str) -> str:
 
 def start_stream_process(host: str = DEFAULT_HOST, port: int = 8001, *,
                          env: dict[str, str] | None = None, cwd=None, workers: int = 1,
-                         log_level: str = "warning", startup_timeout: float = 20.0,
+                         log_level: str = "warning", startup_timeout: float = 60.0,
                          stdout=None, stderr=None) -> subprocess.Popen:
     """Start ``python -m studiobook.live.server`` on ``host:port`` (``port`` 0: a free one;
     the chosen port is ``process.stream_port``) and wait until it answers ``/healthz``.
