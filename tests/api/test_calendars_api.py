@@ -7,21 +7,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from studiobook.calendars.models import ExternalCalendar
-from tests.calendars.servers import Route, ics_server
+from tests.calendars.servers import BUSY_TUESDAY, Route, ics_server
 
 ADMIN = "/studios/northside/admin"
-BUSY_TUESDAY = b"""BEGIN:VCALENDAR\r
-VERSION:2.0\r
-PRODID:-//test//busy//EN\r
-BEGIN:VEVENT\r
-UID:dentist@example.test\r
-DTSTAMP:20261101T000000Z\r
-DTSTART:20261124T150000Z\r
-DTEND:20261124T170000Z\r
-SUMMARY:Dentist\r
-END:VEVENT\r
-END:VCALENDAR\r
-"""
 
 
 @pytest.fixture

@@ -23,6 +23,21 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 
+# A busy calendar with one event: Tue 2026-11-24 15:00-17:00 UTC (10:00-12:00 in Toronto).
+BUSY_TUESDAY = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//busy//EN\r
+BEGIN:VEVENT\r
+UID:dentist@example.test\r
+DTSTAMP:20261101T000000Z\r
+DTSTART:20261124T150000Z\r
+DTEND:20261124T170000Z\r
+SUMMARY:Dentist\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
 class _QuietWSGIHandler(WSGIRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass

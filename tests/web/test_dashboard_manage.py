@@ -27,23 +27,11 @@ from studiobook.studios.models import (
     Studio,
     TaxRate,
 )
-from tests.calendars.servers import Route, ics_server
+from tests.calendars.servers import BUSY_TUESDAY, Route, ics_server
 from tests.support.factories import NOW
 
 SLUG = "northside"
 KINDS = ["rooms", "services", "staff", "hours", "blackouts", "buffers", "taxes", "fees"]
-BUSY = b"""BEGIN:VCALENDAR\r
-VERSION:2.0\r
-PRODID:-//test//busy//EN\r
-BEGIN:VEVENT\r
-UID:dentist@example.test\r
-DTSTAMP:20261101T000000Z\r
-DTSTART:20261124T150000Z\r
-DTEND:20261124T170000Z\r
-SUMMARY:Dentist\r
-END:VEVENT\r
-END:VCALENDAR\r
-"""
 
 
 @pytest.fixture
@@ -908,7 +896,7 @@ def test_external_calendars_add_refresh_and_remove(admin, studio, make_staff, ma
     assert missing.status_code == 422
     assert errors_of(missing, "id_external-target") == ["This field is required."]
     with ics_server() as server:
-        server.routes["/eve.ics"] = Route(body=BUSY)
+        server.routes["/eve.ics"] = Route(body=BUSY_TUESDAY)
         response = admin.post(url("dashboard-integrations-calendar-add"), {
             "external-target": f"staff:{eve.pk}", "external-url": server.url("/eve.ics"),
             "external-kind": "ics", "external-name": "Eve's own"})

@@ -410,16 +410,7 @@ def reschedule(request, code: str):
             return _reschedule_page(request, booking, now, day=day,
                                     error="Choose one of the listed start times.", status=422)
         day = choice.cleaned_data.get("date") or _default_day(booking, now)
-        start = choice.cleaned_data["start"]
-        try:
-            preview = _preview(request, booking, start, now)
-        except DomainError as error:
-            return _reschedule_page(request, booking, now, day=day,
-                                    error=_sentence(error.message), status=http_status(error))
-        confirm = RescheduleConfirmForm(initial={"date": day, "start": iso_utc(start),
-                                                 "expected_fee": preview.fee_minor})
-        return _reschedule_page(request, booking, now, day=day, preview=preview,
-                                confirm_form=confirm)
+        return _confirm_page(request, booking, now, day=day, start=choice.cleaned_data["start"])
 
     if "date" in request.GET:
         date_form = NewDateForm(request.GET)
@@ -429,6 +420,22 @@ def reschedule(request, code: str):
         return _reschedule_page(request, booking, now, day=date_form.cleaned_data["date"],
                                 date_form=date_form)
     return _reschedule_page(request, booking, now, day=_default_day(booking, now))
+
+
+def _confirm_page(request, booking: Booking, now: datetime, *, day: date, start: datetime,
+                  changed_from: int | None = None, status: int = 200):
+    """Step 2 for ``start``: the fee ``preview_reschedule`` gives now, and the form that
+    confirms exactly that fee; the step-1 page with the service's error when the move is
+    refused."""
+    try:
+        preview = _preview(request, booking, start, now)
+    except DomainError as error:
+        return _reschedule_page(request, booking, now, day=day,
+                                error=_sentence(error.message), status=http_status(error))
+    confirm = RescheduleConfirmForm(initial={"date": day, "start": iso_utc(start),
+                                             "expected_fee": preview.fee_minor})
+    return _reschedule_page(request, booking, now, day=day, preview=preview,
+                            confirm_form=confirm, changed_from=changed_from, status=status)
 
 
 def _reschedule_confirm(request, booking: Booking, now: datetime):
@@ -448,15 +455,8 @@ def _reschedule_confirm(request, booking: Booking, now: datetime):
     except DomainError as error:
         if error.field == "expected_fee_cents":
             # The fee changed since the preview (a deadline passed): show the new one.
-            try:
-                preview = _preview(request, booking, start, now)
-            except DomainError as again:
-                return _reschedule_page(request, booking, now, day=day,
-                                        error=_sentence(again.message), status=http_status(again))
-            confirm = RescheduleConfirmForm(initial={"date": day, "start": iso_utc(start),
-                                                     "expected_fee": preview.fee_minor})
-            return _reschedule_page(request, booking, now, day=day, preview=preview,
-                                    confirm_form=confirm, changed_from=expected, status=409)
+            return _confirm_page(request, booking, now, day=day, start=start,
+                                 changed_from=expected, status=409)
         return _reschedule_page(request, booking, now, day=day,
                                 error=_sentence(error.message), status=http_status(error))
     when = dateformat.format(moved.start_at.astimezone(studio_zone(moved.studio)), "D j M Y, H:i")
