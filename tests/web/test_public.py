@@ -326,6 +326,12 @@ def test_the_drawer_shows_the_exact_quote_and_the_policy(client, priced):
     assert text(doc.xpath(f"//label[@for='{checkbox.get('id')}']")[0]) == (
         "I agree to the cancellation and reschedule policy *")
     assert [text(b) for b in doc.xpath("//form//button[@type='submit']")] == ["Hold this slot"]
+    # Loading state: htmx disables the button while the hold is placed (one tap, one hold)
+    # and shows the note (.loading is displayed under .htmx-request).
+    form = doc.xpath("//form[contains(@class, 'drawer-form')]")[0]
+    assert form.get("hx-disabled-elt") == "find button[type='submit']"
+    assert text(form.xpath(".//*[@id='hold-loading']")[0]) == "Holding the slot…"
+    assert "loading" in form.xpath(".//*[@id='hold-loading']")[0].get("class").split()
     assert doc.xpath("//button[@data-drawer-close]/text()") == ["Close"]
 
 
