@@ -424,6 +424,10 @@ def test_editing_a_staff_member_and_their_working_hours(admin, studio, make_staf
                                 "start_time": "09:00", "end_time": "13:00"})
     assert response.status_code == 302
     assert ScheduleRule.objects.filter(staff=eve).count() == 2
+    # A link naming no one (edited by hand) prefills nothing rather than failing.
+    for bad in ("abc", "-1", "١"):
+        form = admin.get(manage_url("hours", "new") + f"?target_type=staff&staff={bad}")
+        assert (form.status_code, value_of(form, "id_staff")) == (200, "")
 
 
 # --- working hours ---------------------------------------------------------------------------

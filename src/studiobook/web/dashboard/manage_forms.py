@@ -175,8 +175,11 @@ def _named(form: ResourceForm, attribute: str) -> int | None:
     ``attribute`` ("room_id", "staff_id")."""
     named = getattr(form.instance, attribute, None)
     if named is None:
-        named = form.initial.get(attribute.removesuffix("_id"))
-    return getattr(named, "pk", named)
+        named = form.initial.get(attribute.removesuffix("_id"))  # from the query string
+    named = getattr(named, "pk", named)
+    if isinstance(named, str):
+        named = int(named) if named.isascii() and named.isdigit() else None
+    return named
 
 
 def _services(studio: Studio):
