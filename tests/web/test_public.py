@@ -287,7 +287,7 @@ def test_a_studio_without_services_has_an_empty_state(client, studio):
 @pytest.fixture
 def priced(world):
     """HST 13 %, a CAD 5.00 booking fee, a 25 % deposit."""
-    TaxRate.objects.create(studio=world["studio"], name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=world["studio"], name="HST", rate_ppm=130000)
     Fee.objects.create(studio=world["studio"], name="Booking fee", kind="fixed", amount=500)
     world["service"].deposit_percent = 25
     world["service"].save()

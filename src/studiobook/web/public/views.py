@@ -34,7 +34,7 @@ from studiobook.bookings.pricing import duration_label
 from studiobook.bookings.strip import day_strip, iso_utc, session_label
 from studiobook.payments import services as payments
 from studiobook.scheduling import policies as core_policies
-from studiobook.scheduling.money import format_basis_points
+from studiobook.scheduling.money import format_percent_ppm
 from studiobook.studios.errors import DomainError, InvalidInput, http_status
 from studiobook.studios.models import Room, Service, StaffMember, Studio
 from studiobook.web.common import (
@@ -115,7 +115,7 @@ def quote_rows(quote, plan) -> dict:
                    line.total_minor) for line in quote.lines],
         "fees": [(fee.description, fee.total_minor) for fee in quote.fees],
         "subtotal": quote.subtotal_minor,
-        "taxes": [(f"{tax.name} ({format_basis_points(tax.rate_basis_points)}%)", tax.amount_minor)
+        "taxes": [(f"{tax.name} ({format_percent_ppm(tax.rate_ppm)}%)", tax.amount_minor)
                   for tax in quote.taxes],
         "total": quote.total_minor,
         "deposit_percent": quote.deposit_percent,
