@@ -639,9 +639,7 @@ def _match(kind: str, obj: dict) -> tuple[Payment | None, str]:
     used (https://docs.stripe.com/payments/payment-intents/verifying-status#webhooks: match
     the PaymentIntent id you saved); ``metadata`` is never trusted, since any integration on
     the account can set it."""
-    if kind.startswith("payment_intent."):
-        intent_id = obj["id"]
-    elif kind.startswith("setup_intent."):
+    if kind.startswith(("payment_intent.", "setup_intent.")):
         intent_id = obj["id"]
     else:  # a charge or a dispute names its PaymentIntent
         intent_id = _expandable_id(obj.get("payment_intent"))

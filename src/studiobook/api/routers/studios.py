@@ -21,10 +21,10 @@ from studiobook.api.schemas import (
     SlotIn,
     StaffOut,
     StudioOut,
+    basis_points_or_none,
 )
 from studiobook.bookings import policies, pricing, services
 from studiobook.bookings.availability import search_slots, validate_duration
-from studiobook.api.schemas import basis_points_or_none
 from studiobook.bookings.models import Hold
 from studiobook.scheduling.money import format_percent_ppm
 from studiobook.studios.errors import InvalidInput, NotFound

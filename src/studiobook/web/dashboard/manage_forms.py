@@ -49,7 +49,6 @@ from studiobook.studios.services import SETTING_LIMITS
 from studiobook.web.common import studio_zone
 from studiobook.web.fields import (
     AmountField,
-    PercentField,
     TaxRateField,
     parse_amount,
     parse_percent,
