@@ -143,8 +143,9 @@ def test_a_stored_fee_out_of_range_makes_quotes_and_bookings_name_it(api, world)
                              amount=15000)
     status, problem = quote(api, world)
     assert (status, problem["code"]) == (409, "pricing_misconfigured")
-    assert problem["detail"].startswith("the fee “Booking fee” of ")
-    assert problem["detail"].endswith("; a studio admin must correct or retire it under Fees")
+    assert problem["detail"] == (
+        "the fee “Booking fee” of Northside Sound cannot be priced (150 % is more than the "
+        "100 % a percentage fee may be); a studio admin must correct or retire it under Fees")
     assert (problem["kind"], problem["id"], problem["name"]) == ("fee", fee.pk, "Booking fee")
     assert problem["errors"][0]["field"] == "fees"
     status, problem = api.post("/bookings", {"studio": "northside", "start_at": TEN_AM,
@@ -164,4 +165,6 @@ def test_a_stored_tax_above_the_bound_makes_quotes_name_it(api, world):
     TaxRate.objects.create(studio=world["studio"], name="QST", rate_ppm=997_500)  # 99.75 %
     status, problem = quote(api, world)
     assert (status, problem["code"], problem["name"]) == (409, "pricing_misconfigured", "QST")
-    assert problem["detail"].startswith("the tax “QST” of ")
+    assert problem["detail"] == (
+        "the tax “QST” of Northside Sound cannot be priced (99.75 % is more than the 30 % a "
+        "tax may be); a studio admin must correct or retire it under Taxes")

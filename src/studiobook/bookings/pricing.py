@@ -64,7 +64,8 @@ def studio_fees(studio: Studio) -> list[core.Fee]:
         except core.InvalidMoney as error:
             raise PricingMisconfigured(
                 f"the fee “{row.name}” of {studio.name} cannot be priced "
-                f"({_reason(error)}); a studio admin must correct or retire it under Fees",
+                f"({_fee_reason(row, studio.currency, error)}); a studio admin must correct "
+                "or retire it under Fees",
                 field="fees", extra={"kind": "fee", "id": row.pk, "name": row.name},
             ) from error
     return fees
@@ -80,10 +81,30 @@ def studio_taxes(studio: Studio) -> list[core.TaxRate]:
         except core.InvalidMoney as error:
             raise PricingMisconfigured(
                 f"the tax “{row.name}” of {studio.name} cannot be priced "
-                f"({_reason(error)}); a studio admin must correct or retire it under Taxes",
+                f"({_tax_reason(row, error)}); a studio admin must correct or retire it "
+                "under Taxes",
                 field="taxes", extra={"kind": "tax", "id": row.pk, "name": row.name},
             ) from error
     return taxes
+
+
+def _fee_reason(row: Fee, currency: str, error: core.InvalidMoney) -> str:
+    if row.kind == Fee.Kind.PERCENT and row.amount > core.MAX_PERCENT_FEE_BASIS_POINTS:
+        return (f"{core.format_basis_points(row.amount)} % is more than the "
+                f"{core.format_basis_points(core.MAX_PERCENT_FEE_BASIS_POINTS)} % a percentage "
+                "fee may be")
+    if row.kind == Fee.Kind.FIXED and row.amount > core.MAX_FIXED_FEE_MINOR:
+        return (f"{core.format_money(row.amount, currency)} is more than the "
+                f"{core.format_money(core.MAX_FIXED_FEE_MINOR, currency)} a fixed "
+                "fee may be")
+    return _reason(error)
+
+
+def _tax_reason(row: TaxRate, error: core.InvalidMoney) -> str:
+    if row.rate_ppm > core.MAX_TAX_RATE_PPM:
+        return (f"{core.format_percent_ppm(row.rate_ppm)} % is more than the "
+                f"{core.format_percent_ppm(core.MAX_TAX_RATE_PPM)} % a tax may be")
+    return _reason(error)
 
 
 def _reason(error: core.InvalidMoney) -> str:
