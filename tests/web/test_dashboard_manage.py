@@ -657,6 +657,15 @@ def test_fees_fixed_in_minor_units_and_percent_in_basis_points(admin, studio):
                                                       "amount": "1.234"})
     assert response.status_code == 422
     assert errors_of(response, "id_amount") == ["CAD amounts have at most 2 decimals."]
+    # The core's limits (scheduling.money): a percentage fee is at most 100 %, a fixed fee
+    # at most CAD 1,000,000.00.
+    response = admin.post(manage_url("fees", "new"), {"name": "Typo", "kind": "percent",
+                                                      "amount": "150"})
+    assert (response.status_code, errors_of(response, "id_amount")) == (
+        422, ["Enter at most 100 %."])
+    response = admin.post(manage_url("fees", "new"), {"name": "Huge", "kind": "fixed",
+                                                      "amount": "1000000.01"})
+    assert errors_of(response, "id_amount") == ["Enter at most 1000000.00."]
     assert Fee.objects.count() == 2
 
 
