@@ -138,7 +138,7 @@ def test_malformed_json_and_oversized_bodies(api, world, settings):
 def test_quote_with_hst_and_an_add_on(api, world, make_service):
     from studiobook.studios.models import TaxRate
 
-    TaxRate.objects.create(studio=world["studio"], name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=world["studio"], name="HST", rate_ppm=130000)
     tape = make_service(name="Tape reel", is_add_on=True, price_unit="session",
                         base_price_minor=2550, requires_room=False)
     status, body = api.post("/studios/northside/quote",
@@ -156,7 +156,8 @@ def test_quote_with_hst_and_an_add_on(api, world, make_service):
                                  "deposit_cents", "balance_cents")} == {
         "subtotal_cents": 23100, "taxes_cents": 3003, "total_cents": 26103,
         "deposit_cents": 6526, "balance_cents": 19577}
-    assert body["taxes"] == [{"name": "HST", "rate_basis_points": 1300, "amount_cents": 3003}]
+    assert body["taxes"] == [{"name": "HST", "rate_percent": "13", "rate_ppm": 130000,
+                              "rate_basis_points": 1300, "amount_cents": 3003}]
     assert body["policy_summary"].startswith("Full refund if you cancel at least 48 h before")
     status, body = api.post("/studios/northside/quote",
                             {"service_id": world["service"].id, "start_at": TEN_AM,

@@ -68,7 +68,7 @@ def smtp_server(settings):
 def world(studio, make_room, make_staff, make_service, make_user, admin_user):
     studio.address, studio.city = "12 Queen St W", "Toronto"
     studio.save()
-    TaxRate.objects.create(studio=studio, name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=studio, name="HST", rate_ppm=130000)
     room = make_room(name="Studio A")
     make_staff(display_name="Eve Engineer")
     service = make_service(name="Lockout", requires_engineer=True, requires_approval=True,

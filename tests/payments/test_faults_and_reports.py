@@ -24,7 +24,7 @@ START = utc(2026, 11, 28, 15)
 @pytest.fixture
 def world(frozen_clock, studio, make_room, make_service, artist, admin_user):
     make_room(name="Studio A")
-    TaxRate.objects.create(studio=studio, name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=studio, name="HST", rate_ppm=130000)
     studio.platform_fee_basis_points = 1000  # 10 %
     studio.save()
     service = make_service(name="Lockout", price_unit="session", base_price_minor=10000,

@@ -56,7 +56,7 @@ def test_ledger_balances_and_refunds_never_exceed_captures(studio, make_room, ma
     studio.platform_fee_basis_points = scenario["platform_fee"]
     studio.save()
     for index, rate in enumerate(scenario["taxes"]):
-        TaxRate.objects.create(studio=studio, name=f"T{index}", rate_basis_points=rate)
+        TaxRate.objects.create(studio=studio, name=f"T{index}", rate_ppm=rate * 100)
 
     booking = bookings.create_booking(actor=artist, studio=studio, service=service,
                                       start_at=START, duration_minutes=60, now=NOW)

@@ -19,7 +19,7 @@ ADMIN = "/studios/northside/admin"
 
 @pytest.fixture
 def world(frozen_clock, studio, make_room, make_staff, make_service, artist, admin_user):
-    TaxRate.objects.create(studio=studio, name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=studio, name="HST", rate_ppm=130000)
     room = make_room(name="Studio A")
     make_staff(display_name="Eve Engineer")
     service = make_service(name="Lockout", requires_engineer=True, requires_approval=True,

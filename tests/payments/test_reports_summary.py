@@ -50,7 +50,7 @@ def world(studio, make_room, make_service, make_staff, artist, admin_user):
     """Toronto, open 09:00-21:00 every day, HST 13 %, a 10 % platform fee. Rooms A and B,
     engineer Eve; Tracking (per hour 60.00), Mixing (a session with an engineer, 400.00),
     Demo (a session that needs approval, 50.00)."""
-    TaxRate.objects.create(studio=studio, name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=studio, name="HST", rate_ppm=130000)
     studio.platform_fee_basis_points = 1000
     studio.save()
     room_a, room_b = make_room(name="Room A"), make_room(name="Room B")
@@ -397,7 +397,7 @@ def test_collected_is_captured_minus_refunded_through_the_services(
     studio.platform_fee_basis_points = scenario["platform_fee"]
     studio.save()
     if scenario["tax"]:
-        TaxRate.objects.create(studio=studio, name="Tax", rate_basis_points=scenario["tax"])
+        TaxRate.objects.create(studio=studio, name="Tax", rate_ppm=scenario["tax"] * 100)
     with time_machine.travel(T1, tick=False):
         booking = bookings.create_booking(actor=artist, studio=studio, service=service,
                                           start_at=utc(2026, 11, 28, 15), duration_minutes=60,

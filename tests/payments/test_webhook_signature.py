@@ -112,3 +112,22 @@ def test_signature_errors_are_never_retryable(gateway):
         gateway.parse_webhook(PAYLOAD, None)
     assert caught.value.is_retryable is False
     assert caught.value.code == "invalid_signature"
+
+
+def test_a_timestamp_in_the_future_beyond_the_tolerance_is_refused(gateway):
+    """The SDK only refuses old timestamps; a signature dated more than the tolerance ahead
+    is refused too (issue 9, section 2), and one within it (clock skew) is accepted."""
+    ahead = int(time.time()) + WEBHOOK_TOLERANCE_SECONDS + 1
+    with pytest.raises(WebhookSignatureError) as caught:
+        gateway.parse_webhook(PAYLOAD, sign(PAYLOAD, timestamp=ahead))
+    assert (caught.value.code, caught.value.message) == (
+        "invalid_signature", "the signature's timestamp is more than 300 s in the future")
+    skewed = int(time.time()) + WEBHOOK_TOLERANCE_SECONDS - 30
+    assert gateway.parse_webhook(PAYLOAD, sign(PAYLOAD, timestamp=skewed))["object"] == "event"
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b"{}", b'{"object": "event"}'])
+def test_a_signed_body_that_is_not_an_event_object_is_invalid_payload(gateway, body):
+    with pytest.raises(WebhookSignatureError) as caught:
+        gateway.parse_webhook(body, sign(body))
+    assert caught.value.code == "invalid_payload"

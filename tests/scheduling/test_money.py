@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from studiobook.scheduling import (
+    MAX_TAX_RATE_PPM,
     Fee,
     InvalidMoney,
     PriceLine,
@@ -29,11 +30,12 @@ from studiobook.scheduling import (
     split_proportionally,
 )
 
-HST = TaxRate("HST", 1300)
-GST = TaxRate("GST", 500)
-# Quebec's QST is really 9.975 %, which whole basis points cannot express; 998 bp
-# (9.98 %) is the briefed stand-in and exercises the same arithmetic.
-QST = TaxRate("QST", 998)
+HST = TaxRate("HST", 130_000)
+GST = TaxRate("GST", 50_000)
+# 9.98 % exercises ties that the real QST (9.975 %, QST_REAL) has too: both are exact in
+# parts per million.
+QST = TaxRate("QST", 99_800)
+QST_REAL = TaxRate("QST", 99_750)
 
 # --------------------------------------------------------------------------- rounding
 
@@ -115,7 +117,7 @@ def test_ontario_hst_quote_with_deposit():
         lines=(QuoteLine("Tracking room, 3 h", 28500, 1, 28500),),
         fees=(),
         subtotal_minor=28500,
-        taxes=(TaxLine("HST", 1300, 28500, 3705),),
+        taxes=(TaxLine("HST", 130_000, 28500, 3705),),
         tax_total_minor=3705,
         total_minor=32205,
         deposit_percent=25,
@@ -124,14 +126,26 @@ def test_ontario_hst_quote_with_deposit():
     )
 
 
+def test_quebecs_real_qst_of_9_975_percent_is_exact_per_line():
+    # 10000 * 9.975 % = 997.5 -> 998 (even); 20000 * 9.975 % = 1995 exactly;
+    # 2000 * 9.975 % = 199.5 -> 200 (even); 6000 * 9.975 % = 598.5 -> 598 (even).
+    for base, tax in ((10000, 998), (20000, 1995), (2000, 200), (6000, 598), (1, 0)):
+        quote = build_quote(currency="CAD", lines=[PriceLine("Mixing", base)],
+                            taxes=[GST, QST_REAL])
+        assert quote.taxes[1] == TaxLine("QST", 99_750, base, tax)
+    assert TaxRate("QST", MAX_TAX_RATE_PPM).rate_ppm == 300_000
+
+
 def test_quebec_gst_and_qst_are_side_by_side_with_half_even_ties():
     # 12350 * 5 % = 617.5 -> 618 (even); 12350 * 9.98 % = 1232.53 -> 1233.
     quote = build_quote(currency="CAD", lines=[PriceLine("Mixing", 12350)], taxes=[GST, QST])
-    assert quote.taxes == (TaxLine("GST", 500, 12350, 618), TaxLine("QST", 998, 12350, 1233))
+    assert quote.taxes == (TaxLine("GST", 50_000, 12350, 618),
+                           TaxLine("QST", 99_800, 12350, 1233))
     assert (quote.tax_total_minor, quote.total_minor) == (1851, 14201)
     # QST is on the pre-tax base, never on GST: 2500 * 9.98 % = 249.5 -> 250 (even).
     quote = build_quote(currency="CAD", lines=[PriceLine("Mixing", 2500)], taxes=[GST, QST])
-    assert quote.taxes == (TaxLine("GST", 500, 2500, 125), TaxLine("QST", 998, 2500, 250))
+    assert quote.taxes == (TaxLine("GST", 50_000, 2500, 125),
+                           TaxLine("QST", 99_800, 2500, 250))
     assert quote.total_minor == 2875
     # 7500 * 9.98 % = 748.5 -> 748 (even), 12330 * 5 % = 616.5 -> 616 (even).
     assert build_quote(currency="CAD", lines=[PriceLine("x", 7500)],
@@ -164,7 +178,7 @@ def test_add_ons_times_quantity_percent_fee_and_non_taxable_fixed_fee():
                           QuoteLine("Card surcharge", 199, 1, 199))
     assert quote.subtotal_minor == lines_total + 2940 + 199 == 87137
     # Taxable base excludes the non-taxable fee: 86938 * 13 % = 11301.94 -> 11302
-    assert quote.taxes == (TaxLine("HST", 1300, 86938, 11302),)
+    assert quote.taxes == (TaxLine("HST", 130_000, 86938, 11302),)
     assert quote.total_minor == 98439
     assert quote.deposit_minor == 29532  # 29531.7
     assert quote.balance_minor == 68907
@@ -230,12 +244,13 @@ def test_build_quote_rejects_bad_input(kwargs, message):
         (lambda: PriceLine("x", 10.5), r"^unit_price_minor: "),
         (lambda: PriceLine("x", 100, True), r"^quantity: "),
         (lambda: PriceLine("", 100), r"^description: "),
-        (lambda: Fee("x", "fixed", -1), r"^amount: must be a non-negative int \(minor units\)"),
+        (lambda: Fee("x", "fixed", -1),
+         r"^amount: must be an int 0\.\.100000000 \(minor units\)"),
         (lambda: Fee("x", "percent", 10_001), r"^amount: must be an int 0\.\.10000 \(basis"),
         (lambda: Fee("x", "flat", 1), r"^kind: must be 'fixed' or 'percent'"),
         (lambda: Fee("x", "fixed", 1, taxable=1), r"^taxable: must be a bool"),
-        (lambda: TaxRate("HST", 10_001), r"^rate_basis_points: must be an int 0\.\.10000"),
-        (lambda: TaxRate("HST", -1), r"^rate_basis_points: "),
+        (lambda: TaxRate("HST", 300_001), r"^rate_ppm: must be an int 0\.\.300000"),
+        (lambda: TaxRate("HST", -1), r"^rate_ppm: "),
         (lambda: TaxRate(" ", 100), r"^name: "),
     ],
 )
@@ -301,7 +316,7 @@ fees = st.one_of(
     st.builds(Fee, name=st.just("Percent"), kind=st.just("percent"),
               amount=st.integers(min_value=0, max_value=10_000), taxable=st.booleans()),
 )
-tax_lists = st.lists(st.integers(min_value=0, max_value=10_000), max_size=4).map(
+tax_lists = st.lists(st.integers(min_value=0, max_value=300_000), max_size=4).map(
     lambda rates: [TaxRate(f"T{i}", rate) for i, rate in enumerate(rates)]
 )
 
@@ -334,7 +349,7 @@ def test_quote_invariants(lines, fee_list, taxes, deposit_percent):
         assert line.total_minor == expected
     for tax, line in zip(taxes, quote.taxes, strict=True):
         assert line.taxable_minor == taxable
-        exact = Fraction(taxable * tax.rate_basis_points, 10_000)
+        exact = Fraction(taxable * tax.rate_ppm, 1_000_000)
         assert line.amount_minor == round(exact)  # Fraction rounds half to even
     assert all(type(v) is int for v in (quote.subtotal_minor, quote.tax_total_minor,
                                         quote.total_minor, quote.deposit_minor))

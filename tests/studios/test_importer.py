@@ -496,5 +496,5 @@ def test_every_key_is_documented():
     text = DOCS.read_text(encoding="utf-8")
     keys = {*importer.STUDIO_KEYS, *importer.HOURS_KEYS, *importer.ROOM_KEYS,
             *importer.STAFF_KEYS, *importer.SERVICE_KEYS, *importer.BLACKOUT_KEYS,
-            *importer.ADMIN_KEYS}
+            *importer.ADMIN_KEYS, *importer.TAX_KEYS, *importer.FEE_KEYS}
     assert sorted(key for key in keys if f"| `{key}` |" not in text) == []

@@ -141,7 +141,7 @@ def test_another_studios_rows_are_404(admin, other_studio):
                                              weekdays=[1], start_time=time(9),
                                              end_time=time(17)),
         "taxes": TaxRate.objects.create(studio=other_studio, name="GST",
-                                        rate_basis_points=500),
+                                        rate_ppm=50000),
         "fees": Fee.objects.create(studio=other_studio, name="Cleaning", kind="fixed",
                                    amount=1000),
     }
@@ -606,27 +606,35 @@ def test_the_services_list_shows_the_buffers_bookings_apply(admin, make_service,
     assert "buffer 30 min before, 20 after" in text(row)
 
 
-def test_tax_rates_are_stored_in_basis_points_exactly(admin, studio):
+def test_tax_rates_are_stored_in_parts_per_million_exactly(admin, studio):
     response = admin.post(manage_url("taxes", "new"), {"name": "HST", "rate": "13",
                                                        "is_active": "on"})
     assert response.status_code == 302
     tax = TaxRate.objects.get(studio=studio)
-    assert (tax.name, tax.rate_basis_points, tax.is_active) == ("HST", 1300, True)
+    assert (tax.name, tax.rate_ppm, tax.is_active) == ("HST", 130_000, True)
 
-    response = admin.post(manage_url("taxes", "new"), {"name": "QST", "rate": "9.975"})
+    response = admin.post(manage_url("taxes", "new"), {"name": "QST", "rate": "9.975",
+                                                       "is_active": "on"})
+    assert response.status_code == 302
+    assert TaxRate.objects.get(name="QST").rate_ppm == 99_750
+    row = page(admin.get(manage_url("taxes"))).xpath("//tbody/tr")[1]
+    assert [text(c) for c in row.xpath("th|td")][:2] == ["QST", "9.975 %"]
+
+    response = admin.post(manage_url("taxes", "new"), {"name": "Fine", "rate": "9.97501"})
     assert response.status_code == 422
+    assert errors_of(response, "id_rate") == ["Use at most 4 decimals (e.g. 9.975)."]
+    assert value_of(response, "id_rate") == "9.97501"
+    response = admin.post(manage_url("taxes", "new"), {"name": "Slip", "rate": "99.75"})
     assert errors_of(response, "id_rate") == [
-        "Use at most 2 decimals: rates are stored in basis points (0.01 %)."]
-    assert value_of(response, "id_rate") == "9.975"
-    response = admin.post(manage_url("taxes", "new"), {"name": "Too much", "rate": "100.5"})
-    assert errors_of(response, "id_rate") == ["Enter at most 100 %."]
-    assert TaxRate.objects.count() == 1
+        "Enter at most 30 %: no tax a studio charges is higher (is a decimal point missing?)."]
+    assert TaxRate.objects.count() == 2
+    TaxRate.objects.filter(name="QST").delete()
 
     assert value_of(admin.get(manage_url("taxes", tax.pk)), "id_rate") == "13"
     response = admin.post(manage_url("taxes", tax.pk), {"name": "HST", "rate": "12.5",
                                                         "is_active": "on"})
     tax.refresh_from_db()
-    assert tax.rate_basis_points == 1250
+    assert tax.rate_ppm == 125_000
     row = page(admin.get(manage_url("taxes"))).xpath("//tbody/tr")[0]
     assert [text(c) for c in row.xpath("th|td")][:3] == ["HST", "12.5 %", "Active"]
     admin.post(manage_url("taxes", tax.pk, "delete"))
@@ -649,6 +657,15 @@ def test_fees_fixed_in_minor_units_and_percent_in_basis_points(admin, studio):
                                                       "amount": "1.234"})
     assert response.status_code == 422
     assert errors_of(response, "id_amount") == ["CAD amounts have at most 2 decimals."]
+    # The core's limits (scheduling.money): a percentage fee is at most 100 %, a fixed fee
+    # at most CAD 1,000,000.00.
+    response = admin.post(manage_url("fees", "new"), {"name": "Typo", "kind": "percent",
+                                                      "amount": "150"})
+    assert (response.status_code, errors_of(response, "id_amount")) == (
+        422, ["Enter at most 100 %."])
+    response = admin.post(manage_url("fees", "new"), {"name": "Huge", "kind": "fixed",
+                                                      "amount": "1000000.01"})
+    assert errors_of(response, "id_amount") == ["Enter at most 1000000.00."]
     assert Fee.objects.count() == 2
 
 

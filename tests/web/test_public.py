@@ -287,7 +287,7 @@ def test_a_studio_without_services_has_an_empty_state(client, studio):
 @pytest.fixture
 def priced(world):
     """HST 13 %, a CAD 5.00 booking fee, a 25 % deposit."""
-    TaxRate.objects.create(studio=world["studio"], name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=world["studio"], name="HST", rate_ppm=130000)
     Fee.objects.create(studio=world["studio"], name="Booking fee", kind="fixed", amount=500)
     world["service"].deposit_percent = 25
     world["service"].save()
@@ -642,3 +642,22 @@ def test_the_policies_page_says_the_rules_in_words(client, world):
         "Others are confirmed at once."]
     assert lists[3] == ["Recording: a 50% deposit when you book; the balance is due 48 hours "
                         "before the session."]
+
+
+def test_a_fee_stored_out_of_range_is_named_on_the_drawer_and_the_hold_not_a_500(
+        client, world, held):
+    """A percentage fee saved before the limits (15000 bp = 150 %): the drawer and the hold
+    page name it (409), and confirming books nothing."""
+    Fee.objects.create(studio=world["studio"], name="Booking fee", kind="percent", amount=15000)
+    response = client.get(f"/holds/{held.token}")
+    assert response.status_code == 409
+    doc = parse(response)
+    assert text(doc.xpath("//h1")[0]) == "This slot cannot be priced now"
+    assert text(doc.xpath("//*[@id='hold-error']")[0]).startswith(
+        "the fee “Booking fee” of Northside Sound cannot be priced")
+    assert client.post(f"/holds/{held.token}").status_code == 409
+    assert Booking.objects.filter(hold=held).count() == 0
+    response = client.get(f"/studios/northside/book?{urlencode(slot_params(world))}",
+                          HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    assert "the fee “Booking fee” of Northside Sound cannot be priced" in text(parse(response))

@@ -26,7 +26,7 @@ def world(studio, make_room, make_service, make_staff, artist, admin_user):
     """Toronto, open 09:00-21:00, HST 13 %, a 10 % platform fee; Room A, engineer Eve.
     b1 Tracking 3 h on the 24th (paid), b2 Mixing with Eve on the 25th (unpaid), b3 Tracking
     1 h on the 25th (paid, then canceled 28 h before: half refunded)."""
-    TaxRate.objects.create(studio=studio, name="HST", rate_basis_points=1300)
+    TaxRate.objects.create(studio=studio, name="HST", rate_ppm=130000)
     studio.platform_fee_basis_points = 1000
     studio.save()
     room = make_room(name="Room A")

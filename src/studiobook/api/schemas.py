@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from ninja import Field, Schema
 from pydantic import AfterValidator, AwareDatetime, model_validator
 
+from studiobook.scheduling import money
 from studiobook.studios.services import SETTING_LIMITS
 
 
@@ -199,8 +200,15 @@ class LineOut(Schema):
 
 
 class TaxLineOut(Schema):
+    """One tax of a quote. ``rate_percent`` is the exact rate as a decimal string
+    ("9.975"); ``rate_ppm`` the same in parts per million (99750).
+    ``rate_basis_points`` is deprecated: the rate in whole basis points, null when the rate
+    has no exact basis-point form (9.975 %)."""
+
     name: str
-    rate_basis_points: int
+    rate_percent: str
+    rate_ppm: int
+    rate_basis_points: int | None = Field(None, json_schema_extra={"deprecated": True})
     amount_cents: int
 
 
@@ -386,20 +394,78 @@ class RescheduleOut(Schema):
 
 # --- admin ---------------------------------------------------------------------------------
 
+def basis_points_or_none(rate_ppm: int) -> int | None:
+    """A ppm rate in whole basis points, or None when it has no exact basis-point form."""
+    return None if rate_ppm % 100 else rate_ppm // 100
+
+
+def _rate_percent(text: str) -> str:
+    try:
+        rate_ppm = money.ppm_from_percent(text, field="rate_percent")
+    except money.InvalidMoney as error:
+        raise ValueError(str(error).split(": ", 1)[-1]) from None
+    if rate_ppm > money.MAX_TAX_RATE_PPM:
+        raise ValueError(f"a tax rate is at most "
+                         f"{money.format_percent_ppm(money.MAX_TAX_RATE_PPM)} %")
+    return text.strip()
+
+
 class TaxRateIn(Schema):
+    """A tax rate. ``rate_percent``: the rate as a decimal string with at most 4 decimals,
+    0 to 30 ("13", "9.975"; ``scheduling.money.MAX_TAX_RATE_PPM``). ``rate_basis_points``
+    (an int, 1300 = 13 %) is the older field, deprecated but still accepted: give exactly
+    one of the two."""
+
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    rate_basis_points: Annotated[int, Field(ge=0, le=10000)]
+    rate_percent: Annotated[str, Field(max_length=30, examples=["9.975"]),
+                            AfterValidator(_rate_percent)] | None = None
+    rate_basis_points: Annotated[int, Field(ge=0, le=money.MAX_TAX_RATE_PPM // 100,
+                                            json_schema_extra={"deprecated": True})
+                                 ] | None = None
     is_active: bool = True
 
+    @model_validator(mode="after")
+    def one_rate(self):
+        if (self.rate_percent is None) == (self.rate_basis_points is None):
+            raise ValueError("give exactly one of rate_percent (e.g. \"9.975\") or the "
+                             "deprecated rate_basis_points")
+        return self
 
-class TaxRateOut(TaxRateIn):
+    def service_data(self) -> dict:
+        """The fields ``studios.services.save`` takes: the rate as ``rate_ppm``."""
+        rate_ppm = (money.ppm_from_percent(self.rate_percent) if self.rate_percent is not None
+                    else self.rate_basis_points * 100)
+        return {"name": self.name, "rate_ppm": rate_ppm, "is_active": self.is_active}
+
+
+class TaxRateOut(Schema):
+    """A tax rate: ``rate_percent`` exact ("9.975"), ``rate_ppm`` (99750), and the
+    deprecated ``rate_basis_points`` (null when the rate is not whole basis points)."""
+
     id: int
+    name: str
+    rate_percent: str
+    rate_ppm: int
+    rate_basis_points: int | None = Field(None, json_schema_extra={"deprecated": True})
+    is_active: bool
+
+    @staticmethod
+    def resolve_rate_percent(obj) -> str:
+        return money.format_percent_ppm(obj.rate_ppm)
+
+    @staticmethod
+    def resolve_rate_basis_points(obj) -> int | None:
+        return basis_points_or_none(obj.rate_ppm)
 
 
 class FeeIn(Schema):
+    """A fee. ``amount``: minor units for a ``fixed`` fee (at most
+    ``scheduling.money.MAX_FIXED_FEE_MINOR``), basis points for a ``percent`` fee (100 = 1 %,
+    at most 10000 = 100 %: ``MAX_PERCENT_FEE_BASIS_POINTS``)."""
+
     name: Annotated[str, Field(min_length=1, max_length=64)]
     kind: Literal["fixed", "percent"]
-    amount: Annotated[int, Field(ge=0, le=10**8)]
+    amount: Annotated[int, Field(ge=0, le=money.MAX_FIXED_FEE_MINOR)]
     is_taxable: bool = True
     is_active: bool = True
 

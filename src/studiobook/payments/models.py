@@ -28,6 +28,20 @@ STATUS_RANK = {
     "canceled": 5,
 }
 
+TERMINAL_STATUSES = ("succeeded", "canceled")
+"""Statuses a payment never leaves (https://docs.stripe.com/payments/paymentintents/lifecycle:
+a succeeded or canceled PaymentIntent is final)."""
+
+
+def can_move(current: str, new: str) -> bool:
+    """The payment status transition table: whether a payment in ``current`` may take the
+    status ``new`` that the gateway reports. Forward or sideways in :data:`STATUS_RANK` only,
+    and never out of a terminal status (succeeded stays succeeded, canceled stays canceled),
+    so events arriving late or out of order cannot undo a payment. Unknown statuses rank 0."""
+    if current in TERMINAL_STATUSES:
+        return new == current
+    return STATUS_RANK.get(new, 0) >= STATUS_RANK.get(current, 0)
+
 
 class PaymentCustomer(models.Model):
     """The gateway's customer for a user (Stripe ``cus_...``) and the card saved with the
@@ -140,7 +154,10 @@ class LedgerEntry(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """A Stripe event, stored once by its id: a second delivery is a no-op."""
+    """A Stripe event, stored once by its id: a second delivery is a no-op. ``status``:
+    ``processed``, ``ignored`` (``error`` then says why: not an event type we handle, or
+    about money this deployment did not create, with the id) or ``failed`` (``error`` holds
+    the exception; Stripe retries)."""
 
     event_id = models.CharField(max_length=64, unique=True)
     type = models.CharField(max_length=64)

@@ -12,7 +12,7 @@ from fpdf import FPDF
 from studiobook.bookings.models import Booking
 from studiobook.payments.models import Payment, Refund
 from studiobook.payments.services import balance_due_minor
-from studiobook.scheduling.money import format_money
+from studiobook.scheduling.money import format_basis_points, format_money, format_percent_ppm
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,14 @@ class Receipt:
     issued_at: str
 
 
+def _snapshot_rate(tax: dict) -> str:
+    """The rate of a tax line of a stored quote as a percent number: ``rate_ppm`` since tax
+    rates are parts per million, ``rate_basis_points`` in snapshots taken before."""
+    if "rate_ppm" in tax:
+        return format_percent_ppm(tax["rate_ppm"])
+    return format_basis_points(tax["rate_basis_points"])
+
+
 def _local(instant: datetime, zone: ZoneInfo) -> str:
     return instant.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
 
@@ -61,7 +69,7 @@ def build_receipt(booking: Booking, *, now: datetime) -> Receipt:
         lines=[ReceiptLine(f"{li.description}" + (f" x {li.quantity}" if li.quantity > 1
                                                    else ""), money(li.total_minor))
                for li in booking.line_items.all()],
-        taxes=[ReceiptLine(f"{t['name']} ({t['rate_basis_points'] / 100:g} %)",
+        taxes=[ReceiptLine(f"{t['name']} ({_snapshot_rate(t)} %)",
                            money(t["amount_minor"])) for t in snapshot.get("taxes", [])],
         total=money(booking.total_minor),
         payments=[ReceiptLine(f"{p.get_purpose_display()} via {p.gateway}, "

@@ -7,7 +7,7 @@ hold row locks); each one carries an idempotency key derived from our own ids
 the call (a refund raises ``amount_refunded_minor`` under a row lock first), so two
 concurrent refunds can never exceed what was captured, and a failed call releases it.
 Statuses use Stripe's PaymentIntent vocabulary for both gateways and never move backwards
-(``models.STATUS_RANK``): webhooks may arrive out of order.
+(``models.can_move``): webhooks may arrive out of order.
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from studiobook.payments.gateways import (
     idempotency_key,
 )
 from studiobook.payments.models import (
-    STATUS_RANK,
+    TERMINAL_STATUSES,
     Payment,
     PaymentCustomer,
     Refund,
     WebhookEvent,
+    can_move,
 )
 from studiobook.studios import audit
 from studiobook.studios.errors import InvalidInput
@@ -199,23 +200,26 @@ def _record_error(payment: Payment, error: GatewayError) -> None:
                    action_url=fields.get("action_url", ""), code=error.code or "")
 
 
-def apply_intent(payment: Payment, intent: IntentResult) -> Payment:
+def apply_intent(payment: Payment, intent: IntentResult, *,
+                 adopt_intent_id: bool = True) -> Payment:
     """Bring ``payment`` up to date with the gateway's view of its intent, under a row lock:
-    status only moves forward, the captured amount only grows, and the growth is posted to
-    the ledger exactly once."""
+    status only moves as ``models.can_move`` allows (forward, never out of succeeded or
+    canceled), the captured amount only grows, and the growth is posted to the ledger exactly
+    once. ``adopt_intent_id``: take the intent's id as the payment's (our own gateway calls,
+    whose answer is the intent we just created or charged); webhook events pass False, so an
+    event never changes which intent a payment is."""
     with transaction.atomic():
         locked = Payment.objects.select_for_update().select_related(
             "booking", "booking__studio").get(pk=payment.pk)
-        if intent.object == "payment_intent" or not locked.intent_id:
+        if adopt_intent_id and (intent.object == "payment_intent" or not locked.intent_id):
             locked.intent_id = intent.id
-        if STATUS_RANK.get(intent.status, 0) >= STATUS_RANK.get(locked.status, 0) and not (
-                locked.status in ("succeeded", "canceled") and intent.status != locked.status):
+        if can_move(locked.status, intent.status):
             locked.status = intent.status
         if intent.client_secret:
             locked.client_secret = intent.client_secret
         if intent.capture_before:
             locked.capture_before = intent.capture_before
-        if intent.status == "succeeded":
+        if locked.status == "succeeded":
             locked.action_url, locked.last_error_code = "", ""
         received = min(intent.amount_received, locked.amount_minor)
         if intent.object == "payment_intent" and received > locked.amount_captured_minor:
@@ -590,9 +594,18 @@ HANDLED_EVENTS = (
 
 
 def handle_stripe_event(event: dict) -> WebhookEvent:
-    """Apply one verified Stripe event, once: a second delivery of the same event id is a
-    no-op (unless the first failed). Unknown types are stored and ignored. Events may come in
-    any order; payments never move backwards (https://docs.stripe.com/webhooks)."""
+    """Apply one verified, well-formed Stripe event (``StripeGateway.parse_webhook``), once:
+    a second delivery of the same event id is a no-op (unless the first failed). Events may
+    come in any order and duplicated (https://docs.stripe.com/webhooks#event-ordering).
+
+    Stripe sends every event of the account, including other integrations' (issue 9,
+    section 2), so an event moves only money this deployment created: it is matched to a
+    payment by the id we stored (``Payment.intent_id``: the PaymentIntent or SetupIntent we
+    created; a Charge or Dispute by its ``payment_intent``), never by metadata, and its
+    gateway, amount and currency must agree with the payment. Anything else is stored with
+    status ``ignored`` and the reason, and changes nothing. A payment's ``intent_id`` is never
+    changed by an event, and statuses follow ``models.can_move`` (a succeeded payment never
+    goes back, and a late failure never writes a decline onto it)."""
     try:
         with transaction.atomic():
             record, created = WebhookEvent.objects.get_or_create(
@@ -602,9 +615,9 @@ def handle_stripe_event(event: dict) -> WebhookEvent:
     if not created and record.status != "failed":
         return record
     try:
-        handled = _dispatch(event)
-        record.status = "processed" if handled else "ignored"
-        record.error = ""
+        reason = _dispatch(event)
+        record.status = "ignored" if reason else "processed"
+        record.error = reason
     except Exception as error:  # recorded, and Stripe retries on our 500
         record.status, record.error = "failed", repr(error)[:2000]
         record.processed_at = timezone.now()
@@ -615,17 +628,44 @@ def handle_stripe_event(event: dict) -> WebhookEvent:
     return record
 
 
-def _payment_for(obj: dict) -> Payment | None:
-    intent_id = obj.get("payment_intent") if obj.get("object") != "payment_intent" else obj["id"]
-    if isinstance(intent_id, dict):
-        intent_id = intent_id.get("id")
-    payment = Payment.objects.filter(intent_id=intent_id).first() if intent_id else None
-    if payment is None and (obj.get("metadata") or {}).get("payment", "").isdigit():
-        payment = Payment.objects.filter(pk=int(obj["metadata"]["payment"])).first()
-    return payment
+def _expandable_id(value) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
 
 
-def _dispatch(event: dict) -> bool:
+def _match(kind: str, obj: dict) -> tuple[Payment | None, str]:
+    """The payment of ours an event is about, or None and why not. Only ids we stored are
+    used (https://docs.stripe.com/payments/payment-intents/verifying-status#webhooks: match
+    the PaymentIntent id you saved); ``metadata`` is never trusted, since any integration on
+    the account can set it."""
+    if kind.startswith(("payment_intent.", "setup_intent.")):
+        intent_id = obj["id"]
+    else:  # a charge or a dispute names its PaymentIntent
+        intent_id = _expandable_id(obj.get("payment_intent"))
+    if not intent_id:
+        return None, f"{obj.get('object')} {obj.get('id')} names no PaymentIntent"
+    payment = (Payment.objects.select_related("booking", "booking__studio")
+               .filter(intent_id=intent_id).first())
+    if payment is None:
+        return None, f"{intent_id} was not created by this deployment"
+    if payment.gateway != "stripe":
+        return None, f"{intent_id} belongs to a {payment.gateway} payment"
+    if kind.startswith("payment_intent."):
+        if obj["amount"] != payment.amount_minor:
+            return None, (f"{intent_id} is for {obj['amount']}, payment {payment.pk} for "
+                          f"{payment.amount_minor}")
+        if obj["currency"].upper() != payment.currency:
+            return None, f"{intent_id} is in {obj['currency']}, not {payment.currency}"
+    elif kind == "charge.refunded" and obj["currency"].upper() != payment.currency:
+        return None, f"{obj['id']} is in {obj['currency']}, not {payment.currency}"
+    elif kind.startswith("setup_intent.") and payment.capture_method != "setup":
+        return None, f"{intent_id} is not a setup payment's"
+    return payment, ""
+
+
+def _dispatch(event: dict) -> str:
+    """Apply ``event``; returns "" when applied, else why it was ignored."""
     from studiobook.payments.gateways.stripe_gateway import (
         payment_intent_result,
         setup_intent_result,
@@ -633,42 +673,46 @@ def _dispatch(event: dict) -> bool:
 
     kind, obj = event["type"], event["data"]["object"]
     if kind not in HANDLED_EVENTS:
-        return False
-    payment = _payment_for(obj)
+        return f"{kind} is not an event Studiobook handles"
+    payment, reason = _match(kind, obj)
     if payment is None:
-        return False
+        return reason
     if kind.startswith("payment_intent."):
         intent = payment_intent_result(obj)
         if kind == "payment_intent.amount_capturable_updated" and not intent.capture_before:
             # Events carry latest_charge unexpanded; capture_before needs the charge.
             with contextlib.suppress(GatewayError):  # the deadline just stays unknown
-                intent = get_gateway().retrieve_payment_intent(intent.id)
-        apply_intent(payment, intent)
+                fetched = get_gateway().retrieve_payment_intent(intent.id)
+                if fetched.id == intent.id:
+                    intent = fetched
+        apply_intent(payment, intent, adopt_intent_id=False)
         if kind == "payment_intent.payment_failed":
             error = obj.get("last_payment_error") or {}
-            Payment.objects.filter(pk=payment.pk).update(
-                last_error_code=error.get("code", "payment_failed"),
-                last_error_message=error.get("message", ""))
+            # A late failure (an earlier attempt's) never writes a decline onto a payment
+            # that has since succeeded or been canceled.
+            Payment.objects.filter(pk=payment.pk).exclude(status__in=TERMINAL_STATUSES).update(
+                last_error_code=str(error.get("code") or "payment_failed")[:64],
+                last_error_message=str(error.get("message") or "")[:2000])
         if obj.get("payment_method") and obj.get("setup_future_usage") == "off_session":
             _save_payment_method(payment, obj["payment_method"])
-        return True
+        return ""
     if kind == "setup_intent.succeeded":
-        apply_intent(payment, setup_intent_result(obj))
+        apply_intent(payment, setup_intent_result(obj), adopt_intent_id=False)
         if obj.get("payment_method"):
             _save_payment_method(payment, obj["payment_method"])
         Payment.objects.filter(pk=payment.pk, status__in=UNCAPTURED).update(
             status="requires_confirmation")
-        return True
+        return ""
     if kind == "charge.refunded":
         _sync_refunds(payment, obj)
-        return True
+        return ""
     if kind == "charge.dispute.created":
         Payment.objects.filter(pk=payment.pk).update(is_disputed=True)
         audit.record(studio=payment.booking.studio, actor=None, action="payment.dispute",
                      entity="booking", entity_id=payment.booking.code,
                      diff={"dispute": obj.get("id"), "amount": obj.get("amount")})
-        return True
-    return False
+        return ""
+    return f"{kind} is not an event Studiobook handles"
 
 
 def _save_payment_method(payment: Payment, payment_method) -> None:

@@ -6,10 +6,16 @@ Conventions
 * Money is ``int`` minor units of the quote's currency (cents for CAD/USD/EUR,
   yen for JPY).  No floats anywhere; all arithmetic is on Python ints, which are
   exact and unbounded, so no ``Decimal`` is needed either.
-* Percentages are ``int`` 0..100.  Tax rates and percentage fees are ``int``
-  basis points 0..10000 (``1300`` = 13.00 % Ontario HST, ``500`` = 5 % GST).
-  Whole basis points cannot express a rate such as Quebec's QST 9.975 %
-  (997.5 bp); ``998`` is 9.98 %.
+* Percentages are ``int`` 0..100.  Percentage fees are ``int`` basis points
+  (1 bp = 0.01 %) 0..:data:`MAX_PERCENT_FEE_BASIS_POINTS`; fixed fees are minor
+  units 0..:data:`MAX_FIXED_FEE_MINOR`.
+* Tax rates are ``int`` parts per million (1 ppm = 0.0001 %) 0..
+  :data:`MAX_TAX_RATE_PPM` (``130_000`` = 13 % Ontario HST, ``50_000`` = 5 %
+  GST, ``99_750`` = 9.975 % Quebec QST, exactly).  Typed as a decimal percent
+  with at most four decimals (:func:`ppm_from_percent`).
+* The limits above are defined here, once; the API schemas, the management
+  forms, the studio services and the studio file read them from this module,
+  so nothing they accept can later fail a quote.
 * ONE rounding rule: every amount that is a fraction of another (each tax line,
   each percentage fee, the deposit, a refund percentage) is rounded
   half-to-even (banker's rounding) to a whole minor unit, once, at the line it
@@ -29,7 +35,7 @@ add-ons (services) x quantity; taxes & fees calculated server-side", 7.6
    ``basis_points_of(sum of line totals, amount)`` -- fees are never a
    percentage of other fees or of taxes;
 3. ``subtotal = sum(line totals) + sum(fees)``;
-4. each tax line = ``basis_points_of(taxable base, rate)`` with taxable base =
+4. each tax line = ``ppm_of(taxable base, rate_ppm)`` with taxable base =
    line totals + *taxable* fees.  Taxes are computed side by side on the
    pre-tax amount, never on each other (no tax-on-tax, which is how GST + QST
    and HST work today);
@@ -52,6 +58,10 @@ from .errors import SchedulingError
 __all__ = [
     "Fee",
     "InvalidMoney",
+    "MAX_FIXED_FEE_MINOR",
+    "MAX_PERCENT_FEE_BASIS_POINTS",
+    "MAX_TAX_RATE_PPM",
+    "PPM_PER_UNIT",
     "PriceLine",
     "Quote",
     "QuoteLine",
@@ -65,7 +75,10 @@ __all__ = [
     "format_money",
     "minor_from_decimal",
     "minor_unit_exponent",
+    "format_percent_ppm",
     "percent_of",
+    "ppm_from_percent",
+    "ppm_of",
     "round_half_even",
     "split_proportionally",
 ]
@@ -73,11 +86,32 @@ __all__ = [
 
 class InvalidMoney(SchedulingError):
     """A money input is malformed: non-int or negative amount or quantity,
-    percentage outside 0..100, basis points outside 0..10000, currency that is
-    not three uppercase ASCII letters, duplicate tax name, and so on.  The
-    message starts with the offending field."""
+    percentage outside 0..100, basis points outside 0..10000, a fee or tax rate
+    above its limit, currency that is not three uppercase ASCII letters,
+    duplicate tax name, and so on.  The message starts with the offending field."""
 
     code = "invalid_money"
+
+
+PPM_PER_UNIT = 1_000_000
+"""Parts per million in a whole (100 %): a tax rate of ``PPM_PER_UNIT`` would be 100 %."""
+
+MAX_TAX_RATE_PPM = 300_000
+"""The highest tax rate a studio may charge on one tax line: 30 % (300 000 ppm).
+
+Why 30 %: the highest standard VAT/GST rate anywhere in the OECD or the EU is Hungary's
+27 % (OECD, *Consumption Tax Trends 2024*, table 2.A.1 "VAT/GST rates"; European
+Commission, "VAT rates applied in the Member States", 2024), and the highest Canadian
+combined sales tax is 15 % (HST in the Atlantic provinces; Quebec charges GST 5 % plus QST
+9.975 % as two lines). No real tax a recording studio charges comes near 30 %, while a
+typing slip such as "99.75" for "9.975" does; refusing it is the point. Each tax of a
+studio is a separate line, so two lines of up to 30 % each are possible."""
+
+MAX_PERCENT_FEE_BASIS_POINTS = 10_000
+"""A percentage fee is at most 100 % (10 000 bp) of the booked lines."""
+
+MAX_FIXED_FEE_MINOR = 100_000_000
+"""A fixed fee is at most 10**8 minor units (CAD 1,000,000.00), as the API always said."""
 
 
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
@@ -166,6 +200,17 @@ def basis_points_of(amount_minor: int, basis_points: int) -> int:
     return round_half_even(amount_minor * basis_points, 10_000)
 
 
+def ppm_of(amount_minor: int, rate_ppm: int) -> int:
+    """``amount_minor * rate_ppm / 1_000_000`` rounded half-to-even (one tax line).
+
+    ``amount_minor``: any int; ``rate_ppm``: int parts per million 0..1_000_000
+    (``99_750`` = 9.975 %). Exact integer arithmetic. Raises :class:`InvalidMoney`
+    otherwise."""
+    _require_int("amount_minor", amount_minor, low=None)
+    _require_int("rate_ppm", rate_ppm, low=0, high=PPM_PER_UNIT)
+    return round_half_even(amount_minor * rate_ppm, PPM_PER_UNIT)
+
+
 # --------------------------------------------------------------------------- value objects
 
 
@@ -193,9 +238,10 @@ class PriceLine:
 class Fee:
     """A studio fee added to the subtotal.
 
-    ``kind = "fixed"``: ``amount`` is int minor units (>= 0).
-    ``kind = "percent"``: ``amount`` is basis points 0..10000 of the sum of the
-    quote's line totals (fees are never a percentage of other fees or taxes).
+    ``kind = "fixed"``: ``amount`` is int minor units 0..:data:`MAX_FIXED_FEE_MINOR`.
+    ``kind = "percent"``: ``amount`` is basis points 0..
+    :data:`MAX_PERCENT_FEE_BASIS_POINTS` (100 %) of the sum of the quote's line
+    totals (fees are never a percentage of other fees or taxes).
     ``taxable``: whether the fee is part of the taxable base.
 
     Raises :class:`InvalidMoney` for an empty name, an unknown kind or a bad
@@ -210,9 +256,11 @@ class Fee:
     def __post_init__(self) -> None:
         _require_text("name", self.name)
         if self.kind == "fixed":
-            _require_int("amount", self.amount, what=" (minor units)")
+            _require_int("amount", self.amount, high=MAX_FIXED_FEE_MINOR,
+                         what=" (minor units)")
         elif self.kind == "percent":
-            _require_int("amount", self.amount, high=10_000, what=" (basis points)")
+            _require_int("amount", self.amount, high=MAX_PERCENT_FEE_BASIS_POINTS,
+                         what=" (basis points)")
         else:
             raise InvalidMoney(f"kind: must be 'fixed' or 'percent', got {self.kind!r}")
         if not isinstance(self.taxable, bool):
@@ -221,17 +269,18 @@ class Fee:
 
 @dataclass(frozen=True, slots=True)
 class TaxRate:
-    """A named tax of a studio, e.g. ``TaxRate("HST", 1300)`` (Ontario 13 %) or
-    ``TaxRate("GST", 500)`` + ``TaxRate("PST", 700)`` (British Columbia 5 % + 7 %).
-    Whole basis points only: Quebec's QST 9.975 % is NOT representable.
-    ``rate_basis_points``: int 0..10000.  Raises :class:`InvalidMoney`."""
+    """A named tax of a studio, e.g. ``TaxRate("HST", 130_000)`` (Ontario 13 %),
+    ``TaxRate("GST", 50_000)`` + ``TaxRate("QST", 99_750)`` (Quebec 5 % + 9.975 %).
+    ``rate_ppm``: int parts per million 0..:data:`MAX_TAX_RATE_PPM` (30 %).
+    Raises :class:`InvalidMoney`."""
 
     name: str
-    rate_basis_points: int
+    rate_ppm: int
 
     def __post_init__(self) -> None:
         _require_text("name", self.name)
-        _require_int("rate_basis_points", self.rate_basis_points, high=10_000)
+        _require_int("rate_ppm", self.rate_ppm, high=MAX_TAX_RATE_PPM,
+                     what=" (parts per million; 300000 = 30 %)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,10 +297,10 @@ class QuoteLine:
 @dataclass(frozen=True, slots=True)
 class TaxLine:
     """One tax of a quote: ``amount_minor = round_half_even(taxable_minor *
-    rate_basis_points / 10000)``."""
+    rate_ppm / 1_000_000)`` (:func:`ppm_of`)."""
 
     name: str
-    rate_basis_points: int
+    rate_ppm: int
     taxable_minor: int
     amount_minor: int
 
@@ -342,8 +391,7 @@ def build_quote(
     subtotal = lines_total + sum(line.total_minor for line in fee_lines)
 
     tax_lines = tuple(
-        TaxLine(tax.name, tax.rate_basis_points, taxable,
-                basis_points_of(taxable, tax.rate_basis_points))
+        TaxLine(tax.name, tax.rate_ppm, taxable, ppm_of(taxable, tax.rate_ppm))
         for tax in taxes
     )
     tax_total = sum(line.amount_minor for line in tax_lines)
@@ -489,6 +537,26 @@ def basis_points_from_decimal(text: str, *, field: str = "rate") -> int:
     return _scaled_exactly(text, 2, field=field,
                            unit="use at most 2 decimals: rates are stored in basis points "
                                 "(0.01 %)")
+
+
+def ppm_from_percent(text: str, *, field: str = "rate") -> int:
+    """A typed percentage as int parts per million, exactly: ``"13"`` -> 130000,
+    ``"9.975"`` -> 99750, ``"0.0001"`` -> 1. Never rounds. Raises :class:`InvalidMoney`
+    (message ``"<field>: <sentence>"``) for text that is not a plain non-negative decimal,
+    or with more than four decimals. The range is the caller's (:data:`MAX_TAX_RATE_PPM`
+    for tax rates)."""
+    return _scaled_exactly(text, 4, field=field,
+                           unit="use at most 4 decimals (e.g. 9.975)")
+
+
+def format_percent_ppm(rate_ppm: int) -> str:
+    """A rate in parts per million as a percent number without trailing zeros, the text
+    :func:`ppm_from_percent` reads back: ``130000`` -> ``"13"``, ``99750`` -> ``"9.975"``,
+    ``125000`` -> ``"12.5"``, ``1`` -> ``"0.0001"``. Raises :class:`InvalidMoney` for a
+    non-int or negative value."""
+    _require_int("rate_ppm", rate_ppm)
+    whole, rest = divmod(rate_ppm, 10_000)
+    return f"{whole}" if not rest else f"{whole}.{rest:04d}".rstrip("0")
 
 
 def decimal_amount(amount_minor: int, currency: str) -> str:

@@ -41,6 +41,15 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class PricingMisconfigured(Conflict):
+    """A fee or tax stored for the studio lies outside what the pricing core accepts (a row
+    saved before the limits were enforced): nothing can be priced until an admin corrects or
+    retires it. The message names the fee or tax; ``extra`` has ``kind`` ("fee" or "tax"),
+    ``id`` and ``name`` (HTTP 409)."""
+
+    code = "pricing_misconfigured"
+
+
 # Error class -> HTTP status, for the API's problem details and the pages alike; the first
 # match wins, anything unlisted is 400.
 HTTP_STATUS: dict[type[DomainError], int] = {

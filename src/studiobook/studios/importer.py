@@ -1,5 +1,5 @@
-"""Import a studio, with its rooms, staff, services, hours, blackouts and buffers, from a TOML
-file (the format is documented key by key in docs/studio-file.md).
+"""Import a studio, with its rooms, staff, services, hours, blackouts, buffers, taxes and fees,
+from a TOML file (the format is documented key by key in docs/studio-file.md).
 
 Two steps, so that nothing is written when anything is wrong:
 
@@ -32,10 +32,13 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from studiobook.scheduling import money
 from studiobook.studios import audit
+from studiobook.studios.errors import InvalidInput
 from studiobook.studios.models import (
     Blackout,
     BufferRule,
+    Fee,
     Membership,
     Room,
     ScheduleRule,
@@ -43,8 +46,9 @@ from studiobook.studios.models import (
     StaffMember,
     Studio,
     Target,
+    TaxRate,
 )
-from studiobook.studios.services import SETTING_LIMITS
+from studiobook.studios.services import CHECKS, SETTING_LIMITS
 
 WEEKDAYS = {
     "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7,
@@ -150,6 +154,26 @@ class BlackoutSpec:
 
 
 @dataclass(frozen=True)
+class TaxSpec:
+    """A tax rate; ``rate_ppm`` in parts per million (99750 = 9.975 %)."""
+
+    name: str
+    rate_ppm: int
+    is_active: bool = True
+
+
+@dataclass(frozen=True)
+class FeeSpec:
+    """A fee; ``amount`` in minor units (fixed) or basis points (percent), as ``Fee``."""
+
+    name: str
+    kind: str
+    amount: int
+    is_taxable: bool = True
+    is_active: bool = True
+
+
+@dataclass(frozen=True)
 class AdminSpec:
     email: str
     name: str = ""
@@ -168,6 +192,8 @@ class StudioSpec:
     services: tuple[ServiceSpec, ...] = ()
     blackouts: tuple[BlackoutSpec, ...] = ()
     admins: tuple[AdminSpec, ...] = ()
+    taxes: tuple[TaxSpec, ...] | None = None  # None: the file has no ``taxes`` key
+    fees: tuple[FeeSpec, ...] | None = None  # None: the file has no ``fees`` key
 
 
 @dataclass
@@ -391,7 +417,9 @@ SERVICE_KEYS = (
 )
 BLACKOUT_KEYS = ("target", "start", "end", "reason")
 ADMIN_KEYS = ("email", "name", "password")
-TOP_KEYS = ("studio", "rooms", "staff", "services", "blackouts", "admins")
+TAX_KEYS = ("name", "rate", "active")
+FEE_KEYS = ("name", "kind", "amount", "percent", "taxable", "active")
+TOP_KEYS = ("studio", "rooms", "staff", "services", "blackouts", "admins", "taxes", "fees")
 MAX_BUFFER_MINUTES = 24 * 60
 
 
@@ -717,6 +745,97 @@ def _admins(reader: _Reader, data: dict) -> tuple[AdminSpec, ...]:
     return tuple(admins)
 
 
+def _percent_text(reader: _Reader, table: dict, where: str, key: str) -> str | None:
+    """A percentage written as a string (``"9.975"``, exact) or a TOML number (``9.975``,
+    read through its shortest decimal form), as text for ``scheduling.money``'s parsers."""
+    value = table.get(key)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    reader.fail(_join(where, key), "required" if value is None
+                else 'must be a percentage such as "9.975"')
+    return None
+
+
+def _service_check(reader: _Reader, model, data: dict, where: str, keys: dict[str, str]
+                   ) -> bool:
+    """Run the studio service's own checks (``studios.services.CHECKS``: the limits of the
+    pricing core), reporting a failure at the file's key (``keys`` maps service field names
+    to file keys)."""
+    try:
+        for check in CHECKS[model]:
+            check(data, None)
+    except InvalidInput as error:
+        reader.fail(_join(where, keys.get(error.field or "", "name")), error.message)
+        return False
+    return True
+
+
+def _taxes(reader: _Reader, data: dict) -> tuple[TaxSpec, ...] | None:
+    if "taxes" not in data:
+        return None
+    taxes, seen = [], {}
+    for where, item in reader.tables(data, "", "taxes"):
+        table = reader.table(item, where, TAX_KEYS)
+        if table is None:
+            continue
+        name = reader.string(table, where, "name", max_length=64, blank=False)
+        _unique(reader, seen, name, _join(where, "name"))
+        text = _percent_text(reader, table, where, "rate")
+        is_active = reader.boolean(table, where, "active", True)
+        if text is None:
+            continue
+        try:
+            rate_ppm = money.ppm_from_percent(text, field="rate")
+        except money.InvalidMoney as error:
+            reader.fail(_join(where, "rate"), str(error).split(": ", 1)[-1])
+            continue
+        if _service_check(reader, TaxRate, {"rate_ppm": rate_ppm}, where,
+                          {"rate_ppm": "rate"}) and name:
+            taxes.append(TaxSpec(name=name, rate_ppm=rate_ppm, is_active=is_active))
+    return tuple(taxes)
+
+
+def _fees(reader: _Reader, data: dict) -> tuple[FeeSpec, ...] | None:
+    if "fees" not in data:
+        return None
+    fees, seen = [], {}
+    for where, item in reader.tables(data, "", "fees"):
+        table = reader.table(item, where, FEE_KEYS)
+        if table is None:
+            continue
+        name = reader.string(table, where, "name", max_length=64, blank=False)
+        _unique(reader, seen, name, _join(where, "name"))
+        kind = reader.choice(table, where, "kind", Fee.Kind.FIXED, tuple(Fee.Kind.values))
+        is_taxable = reader.boolean(table, where, "taxable", True)
+        is_active = reader.boolean(table, where, "active", True)
+        wrong = "percent" if kind == Fee.Kind.FIXED else "amount"
+        if wrong in table:
+            reader.fail(_join(where, wrong), f"not for a {kind} fee (use "
+                        f"{'amount, in minor units' if kind == Fee.Kind.FIXED else 'percent'})")
+            continue
+        if kind == Fee.Kind.FIXED:
+            amount = reader.integer(table, where, "amount", minimum=0,
+                                    maximum=money.MAX_FIXED_FEE_MINOR)
+            key = "amount"
+        else:
+            text = _percent_text(reader, table, where, "percent")
+            amount, key = None, "percent"
+            if text is not None:
+                try:
+                    amount = money.basis_points_from_decimal(text, field="percent")
+                except money.InvalidMoney as error:
+                    reader.fail(_join(where, "percent"), str(error).split(": ", 1)[-1])
+        if amount is None:
+            continue
+        if _service_check(reader, Fee, {"kind": kind, "amount": amount}, where,
+                          {"amount": key, "kind": "kind"}) and name:
+            fees.append(FeeSpec(name=name, kind=kind, amount=amount, is_taxable=is_taxable,
+                                is_active=is_active))
+    return tuple(fees)
+
+
 def parse_studio_data(data: dict, source: str = "studio file") -> StudioSpec:
     """Validate parsed TOML. Raises StudioFileError listing every problem."""
     reader = _Reader()
@@ -727,10 +846,13 @@ def parse_studio_data(data: dict, source: str = "studio file") -> StudioSpec:
     services = _services(reader, data, rooms, staff)
     blackouts = _blackouts(reader, data, zone, rooms, staff)
     admins = _admins(reader, data)
+    taxes = _taxes(reader, data)
+    fees = _fees(reader, data)
     if reader.problems:
         raise StudioFileError(reader.problems, source)
     return StudioSpec(slug=slug, settings=settings, hours=hours, rooms=rooms, staff=staff,
-                      services=services, blackouts=blackouts, admins=admins)
+                      services=services, blackouts=blackouts, admins=admins, taxes=taxes,
+                      fees=fees)
 
 
 def parse_studio_toml(text: str, source: str = "studio file") -> StudioSpec:
@@ -908,6 +1030,21 @@ def write_studio(spec: StudioSpec, *, replace: bool = False, actor=None,
         counts = {"rooms": len(rooms), "staff": len(staff), "services": len(services),
                   "schedule rules": len(rules), "blackouts": len(spec.blackouts),
                   "buffer rules": len(buffers), "admins": len(spec.admins)}
+        # Taxes and fees: nothing points at them (a booking keeps its own price snapshot), so
+        # a file that lists them replaces the studio's; a file without the key keeps them.
+        if spec.taxes is not None:
+            TaxRate.objects.filter(studio=studio).delete()
+            TaxRate.objects.bulk_create([
+                TaxRate(studio=studio, name=t.name, rate_ppm=t.rate_ppm, is_active=t.is_active)
+                for t in spec.taxes])
+            counts["taxes"] = len(spec.taxes)
+        if spec.fees is not None:
+            Fee.objects.filter(studio=studio).delete()
+            Fee.objects.bulk_create([
+                Fee(studio=studio, name=f.name, kind=f.kind, amount=f.amount,
+                    is_taxable=f.is_taxable, is_active=f.is_active)
+                for f in spec.fees])
+            counts["fees"] = len(spec.fees)
         if deactivated:
             counts["deactivated"] = deactivated
         audit.record(studio=studio, actor=actor, action="studio.import", entity="studio",

@@ -199,25 +199,35 @@ class Service(models.Model):
 
 
 class TaxRate(models.Model):
-    """A named tax the studio charges on bookings, in basis points (1300 = 13.00 %)."""
+    """A named tax the studio charges on bookings, in parts per million (``130000`` = 13 %,
+    ``99750`` = Quebec's QST 9.975 %). The accepted range is 0 ..
+    ``scheduling.money.MAX_TAX_RATE_PPM`` (30 %, checked by ``studios.services.save``); the
+    database only guarantees at most 100 %, so that rows stored before that bound still
+    load (a quote then names the tax to fix, ``bookings.pricing.quote_booking``)."""
 
     studio = models.ForeignKey(Studio, on_delete=models.CASCADE, related_name="tax_rates")
     name = models.CharField(max_length=64)
-    rate_basis_points = models.PositiveIntegerField()
+    rate_ppm = models.PositiveIntegerField(
+        help_text="parts per million: 130000 = 13 %, 99750 = 9.975 %")
     is_active = models.BooleanField(default=True)
+
+    objects = StudioScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["studio", "name"], name="tax_rate_name_unique"),
-            models.CheckConstraint(condition=Q(rate_basis_points__lte=10000),
-                                   name="tax_rate_at_most_100_percent"),
+            models.CheckConstraint(condition=Q(rate_ppm__lte=1_000_000),
+                                   name="tax_rate_ppm_at_most_100_percent"),
         ]
 
 
 class Fee(models.Model):
-    """A fee added to every booking: fixed (minor units) or a percent of the lines (basis
-    points); ``is_taxable`` fees are part of the taxable base."""
+    """A fee added to every booking: fixed (minor units, at most
+    ``scheduling.money.MAX_FIXED_FEE_MINOR``) or a percent of the lines (basis points, at
+    most ``MAX_PERCENT_FEE_BASIS_POINTS`` = 100 %); ``is_taxable`` fees are part of the
+    taxable base. The bounds are checked by ``studios.services.save``; rows stored before
+    them make a quote name the fee to fix (``bookings.pricing.quote_booking``)."""
 
     class Kind(models.TextChoices):
         FIXED = "fixed", "Fixed"
@@ -229,6 +239,8 @@ class Fee(models.Model):
     amount = models.PositiveIntegerField()
     is_taxable = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
+
+    objects = StudioScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -103,6 +103,41 @@ def _check_target(data: dict, instance) -> None:
                            field="target_type", rule="target")
 
 
+def _check_tax_rate(data: dict, instance: TaxRate | None) -> None:
+    """The rate the core will price with: int parts per million, 0 .. 30 %
+    (``scheduling.money.MAX_TAX_RATE_PPM``, whose docstring gives the source of the bound)."""
+    from studiobook.scheduling import money
+
+    rate = data.get("rate_ppm", getattr(instance, "rate_ppm", None))
+    if not (money._is_int(rate) and 0 <= rate <= money.MAX_TAX_RATE_PPM):
+        raise InvalidInput(
+            f"rate must be a percentage from 0 to "
+            f"{money.format_percent_ppm(money.MAX_TAX_RATE_PPM)} % (at most 4 decimals, "
+            f"e.g. 9.975)", field="rate_ppm", rule="range",
+            extra={"max_percent": money.format_percent_ppm(money.MAX_TAX_RATE_PPM)})
+
+
+def _check_fee(data: dict, instance: Fee | None) -> None:
+    """A fixed fee of 0 .. ``MAX_FIXED_FEE_MINOR`` minor units, or a percentage fee of 0 ..
+    ``MAX_PERCENT_FEE_BASIS_POINTS`` basis points (100 %): the core's own limits
+    (``scheduling.money.Fee``), so a stored fee can always be priced."""
+    from studiobook.scheduling import money
+
+    kind = data.get("kind", getattr(instance, "kind", None))
+    amount = data.get("amount", getattr(instance, "amount", None))
+    if kind not in Fee.Kind.values:
+        raise InvalidInput("kind must be fixed or percent", field="kind", rule="choice")
+    high = (money.MAX_FIXED_FEE_MINOR if kind == Fee.Kind.FIXED
+            else money.MAX_PERCENT_FEE_BASIS_POINTS)
+    if not (money._is_int(amount) and 0 <= amount <= high):
+        if kind == Fee.Kind.PERCENT:
+            message = ("a percentage fee's amount is in basis points (100 = 1 %) from 0 to "
+                       f"{high} (100 %)")
+        else:
+            message = f"a fixed fee's amount is in minor units from 0 to {high}"
+        raise InvalidInput(message, field="amount", rule="range", extra={"max": high})
+
+
 def _check_buffer(data: dict, instance: BufferRule | None) -> None:
     scope = data.get("scope", getattr(instance, "scope", None))
     given = {name for name in ("room", "service", "staff")
@@ -113,8 +148,8 @@ def _check_buffer(data: dict, instance: BufferRule | None) -> None:
 
 
 CHECKS: dict[type, list[Callable[[dict, Any], None]]] = {
-    TaxRate: [],
-    Fee: [],
+    TaxRate: [_check_tax_rate],
+    Fee: [_check_fee],
     Room: [],
     Service: [_check_service],
     StaffMember: [],

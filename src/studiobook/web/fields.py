@@ -8,11 +8,15 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from studiobook.scheduling.money import (
+    MAX_PERCENT_FEE_BASIS_POINTS,
+    MAX_TAX_RATE_PPM,
     InvalidMoney,
     basis_points_from_decimal,
     decimal_amount,
     format_basis_points,
+    format_percent_ppm,
     minor_from_decimal,
+    ppm_from_percent,
 )
 
 MAX_MINOR = 10**9  # the API's bound on prices (ServiceIn.base_price_cents)
@@ -38,7 +42,7 @@ def parse_amount(text: str, currency: str, *, maximum: int = MAX_MINOR) -> int:
     return minor
 
 
-def parse_percent(text: str, *, maximum: int = 10_000) -> int:
+def parse_percent(text: str, *, maximum: int = MAX_PERCENT_FEE_BASIS_POINTS) -> int:
     """``"13"`` -> 1300 basis points, ``"9.98"`` -> 998, exactly (``scheduling.money.
     basis_points_from_decimal``). Raises ValidationError for what that refuses (``"9.975"``:
     basis points cannot hold it) and for more than ``maximum`` basis points (100 %)."""
@@ -50,6 +54,21 @@ def parse_percent(text: str, *, maximum: int = 10_000) -> int:
         raise ValidationError(f"Enter at most {format_basis_points(maximum)} %.",
                               code="max_value")
     return points
+
+
+def parse_tax_rate(text: str, *, maximum: int = MAX_TAX_RATE_PPM) -> int:
+    """``"13"`` -> 130000 parts per million, ``"9.975"`` -> 99750, exactly (``scheduling.
+    money.ppm_from_percent``: at most 4 decimals). Raises ValidationError for what that
+    refuses and for more than ``maximum`` (30 %, ``scheduling.money.MAX_TAX_RATE_PPM``)."""
+    try:
+        rate_ppm = ppm_from_percent(text)
+    except InvalidMoney as error:
+        raise ValidationError(_sentence(error), code="invalid") from error
+    if rate_ppm > maximum:
+        raise ValidationError(f"Enter at most {format_percent_ppm(maximum)} %: no tax a studio "
+                              "charges is higher (is a decimal point missing?).",
+                              code="max_value")
+    return rate_ppm
 
 
 class AmountField(forms.CharField):
@@ -79,7 +98,7 @@ class AmountField(forms.CharField):
 class PercentField(forms.CharField):
     """A percentage with up to two decimals; cleans to int basis points."""
 
-    def __init__(self, *, maximum: int = 10_000, **kwargs):
+    def __init__(self, *, maximum: int = MAX_PERCENT_FEE_BASIS_POINTS, **kwargs):
         self.maximum = maximum
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal",
                                                            "autocomplete": "off"}))
@@ -90,3 +109,19 @@ class PercentField(forms.CharField):
         if text in self.empty_values:
             return None
         return parse_percent(text, maximum=self.maximum)
+
+
+class TaxRateField(forms.CharField):
+    """A tax rate typed as a percentage with up to four decimals ("9.975"); cleans to int
+    parts per million, at most ``scheduling.money.MAX_TAX_RATE_PPM`` (30 %)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal",
+                                                           "autocomplete": "off"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        if text in self.empty_values:
+            return None
+        return parse_tax_rate(text)

@@ -182,6 +182,14 @@ def calendar_view(request, slug: str, start: AwareDatetime, end: AwareDatetime,
 
 # --- CRUD ----------------------------------------------------------------------------------
 
+def _data(payload, *, exclude_unset: bool = False) -> dict:
+    """The service's ``data`` from a payload: its own ``service_data()`` when it has one (a
+    tax rate turns its percent into parts per million), else its fields."""
+    if hasattr(payload, "service_data"):
+        return payload.service_data()
+    return payload.dict(exclude_unset=exclude_unset)
+
+
 def _crud(path: str, model, schema_in, schema_out, *, create: bool = True) -> None:
     """list, create, update (PUT, the whole object) and delete for a studio resource."""
 
@@ -194,14 +202,14 @@ def _crud(path: str, model, schema_in, schema_out, *, create: bool = True) -> No
         studio = get_studio(slug)
         require_admin(request.user, studio)
         return Status(201, studio_services.save(actor=request.user, studio=studio, model=model,
-                                         data=payload.dict()))
+                                                data=_data(payload)))
 
     def updating(request, slug: str, item_id: int, payload: schema_in):
         studio = get_studio(slug)
         require_admin(request.user, studio)
         instance = get_in_studio(model, studio, item_id)
         return studio_services.save(actor=request.user, studio=studio, model=model,
-                                    data=payload.dict(exclude_unset=schema_in is StaffUpdateIn),
+                                    data=_data(payload, exclude_unset=schema_in is StaffUpdateIn),
                                     instance=instance)
 
     def deleting(request, slug: str, item_id: int):

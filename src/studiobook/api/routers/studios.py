@@ -21,10 +21,12 @@ from studiobook.api.schemas import (
     SlotIn,
     StaffOut,
     StudioOut,
+    basis_points_or_none,
 )
 from studiobook.bookings import policies, pricing, services
 from studiobook.bookings.availability import search_slots, validate_duration
 from studiobook.bookings.models import Hold
+from studiobook.scheduling.money import format_percent_ppm
 from studiobook.studios.errors import InvalidInput, NotFound
 from studiobook.studios.models import Room, Service, StaffMember, Studio
 
@@ -119,7 +121,9 @@ def quote_out(quote, policy_summary: str) -> dict:
 
     return {"currency": quote.currency, "lines": lines(quote.lines), "fees": lines(quote.fees),
             "subtotal_cents": quote.subtotal_minor,
-            "taxes": [{"name": t.name, "rate_basis_points": t.rate_basis_points,
+            "taxes": [{"name": t.name, "rate_percent": format_percent_ppm(t.rate_ppm),
+                       "rate_ppm": t.rate_ppm,
+                       "rate_basis_points": basis_points_or_none(t.rate_ppm),
                        "amount_cents": t.amount_minor} for t in quote.taxes],
             "taxes_cents": quote.tax_total_minor, "total_cents": quote.total_minor,
             "deposit_cents": quote.deposit_minor, "balance_cents": quote.balance_minor,

@@ -28,12 +28,15 @@ Rules followed, with their sources:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import pydantic
 import stripe
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from studiobook.payments.gateways.base import (
     GatewayError,
@@ -289,11 +292,176 @@ class StripeGateway:
             )
         except stripe.SignatureVerificationError as err:
             raise WebhookSignatureError(err.user_message or "invalid webhook signature") from err
-        except ValueError as err:  # not UTF-8, not JSON, or not a snapshot (v1) event
+        except (ValueError, TypeError, AttributeError, KeyError) as err:
+            # not UTF-8, not JSON, not an object, or not a snapshot (v1) event: the signature
+            # matched (it is checked first), so this is a malformed body, not a forgery.
             raise WebhookSignatureError(
                 "webhook body is not a Stripe event", code="invalid_payload"
             ) from err
-        return event.to_dict()
+        now = time.time()
+        signed_at = _signature_timestamp(signature_header or "")
+        if signed_at > now + WEBHOOK_TOLERANCE_SECONDS:
+            raise WebhookSignatureError(
+                f"the signature's timestamp is more than {WEBHOOK_TOLERANCE_SECONDS} s in the "
+                "future", code="invalid_signature")
+        result = event.to_dict()
+        check_event_shape(result)
+        if result["created"] > now + WEBHOOK_TOLERANCE_SECONDS:
+            raise WebhookSignatureError(
+                f"the event's created time is more than {WEBHOOK_TOLERANCE_SECONDS} s in the "
+                "future", code="invalid_payload")
+        return result
+
+
+# -- the shape of a signed event -------------------------------------------------------------------
+# Only the fields Studiobook reads are checked, with Stripe's types
+# (https://docs.stripe.com/api/events/object and the objects below); everything else is
+# allowed through untouched. A signed event that fails is malformed: a 400, never a 500.
+
+_Id = Annotated[StrictStr, Field(min_length=1, max_length=255)]
+_Count = Annotated[StrictInt, Field(ge=0, le=10**12)]
+_Currency = Annotated[StrictStr, Field(pattern=r"^[a-zA-Z]{3}$")]
+
+
+class _Shape(pydantic.BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Card(_Shape):
+    capture_before: StrictInt | None = None
+
+
+class _MethodDetails(_Shape):
+    card: _Card | None = None
+
+
+class _ExpandedCharge(_Shape):
+    id: _Id
+    payment_method_details: _MethodDetails | None = None
+
+
+class _Expanded(_Shape):
+    id: _Id
+
+
+class _PaymentIntent(_Shape):
+    """https://docs.stripe.com/api/payment_intents/object"""
+
+    id: _Id
+    object: Literal["payment_intent"]
+    amount: _Count
+    amount_received: _Count = 0
+    amount_capturable: _Count = 0
+    currency: _Currency
+    status: StrictStr
+    capture_method: StrictStr | None = None
+    metadata: dict[str, StrictStr] | None = None
+    last_payment_error: dict | None = None
+    latest_charge: _Id | _ExpandedCharge | None = None
+    payment_method: _Id | _Expanded | None = None
+    customer: _Id | _Expanded | None = None
+    setup_future_usage: StrictStr | None = None
+    next_action: dict | None = None
+
+
+class _SetupIntent(_Shape):
+    """https://docs.stripe.com/api/setup_intents/object"""
+
+    id: _Id
+    object: Literal["setup_intent"]
+    status: StrictStr
+    payment_method: _Id | _Expanded | None = None
+    customer: _Id | _Expanded | None = None
+    last_setup_error: dict | None = None
+    next_action: dict | None = None
+
+
+class _Refund(_Shape):
+    id: _Id
+    amount: _Count
+    status: StrictStr | None = None
+
+
+class _RefundList(_Shape):
+    data: list[_Refund] = []
+
+
+class _Charge(_Shape):
+    """https://docs.stripe.com/api/charges/object"""
+
+    id: _Id
+    object: Literal["charge"]
+    payment_intent: _Id | _Expanded | None = None
+    currency: _Currency
+    refunds: _RefundList | None = None
+
+
+class _Dispute(_Shape):
+    """https://docs.stripe.com/api/disputes/object"""
+
+    id: _Id
+    object: Literal["dispute"]
+    payment_intent: _Id | _Expanded | None = None
+    charge: _Id | _Expanded | None = None
+    amount: _Count = 0
+
+
+class _Data(_Shape):
+    object: dict
+
+
+class _Event(_Shape):
+    id: _Id
+    object: Literal["event"]
+    type: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    created: StrictInt
+    data: _Data
+
+
+# Event types (by prefix) whose object Studiobook reads, and that object's shape.
+_OBJECT_SHAPES: tuple[tuple[str, type[_Shape]], ...] = (
+    ("payment_intent.", _PaymentIntent),
+    ("setup_intent.", _SetupIntent),
+    ("charge.dispute.", _Dispute),
+    ("charge.refunded", _Charge),
+)
+
+
+def check_event_shape(event: Any) -> None:
+    """Raise :class:`WebhookSignatureError` (code ``invalid_payload``) unless ``event`` is a
+    Stripe event (``id``, ``type``, ``created``, ``data.object``) whose object, for the types
+    Studiobook handles, has the fields it reads with Stripe's types: a PaymentIntent for
+    ``payment_intent.*``, a SetupIntent for ``setup_intent.*``, a Charge for
+    ``charge.refunded``, a Dispute for ``charge.dispute.*``. The message names the first
+    field at fault (``data.object.amount``) and the rule, never a library's text."""
+    try:
+        _Event.model_validate(event)
+    except pydantic.ValidationError as error:
+        raise _malformed(error, ()) from error
+    for prefix, shape in _OBJECT_SHAPES:
+        if event["type"].startswith(prefix):
+            try:
+                shape.model_validate(event["data"]["object"])
+            except pydantic.ValidationError as error:
+                raise _malformed(error, ("data", "object")) from error
+            return
+
+
+def _malformed(error: pydantic.ValidationError, prefix: tuple[str, ...]
+               ) -> WebhookSignatureError:
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in (*prefix, *first["loc"])) or "body"
+    return WebhookSignatureError(f"the event's {where} is not valid ({first['type']})",
+                                 code="invalid_payload")
+
+
+def _signature_timestamp(header: str) -> int:
+    """The ``t=`` of a ``Stripe-Signature`` header the SDK has already verified."""
+    for part in header.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "t":
+            return int(value)
+    return 0
 
 
 # -- mapping Stripe objects to results ------------------------------------------------------------

@@ -33,7 +33,7 @@ from studiobook.bookings.policies import studio_policies
 from studiobook.calendars import services as calendar_services
 from studiobook.calendars.models import CalDAVAccount, CalendarSync, ExternalCalendar, FeedToken
 from studiobook.scheduling import policies as core_policies
-from studiobook.scheduling.money import decimal_amount, format_basis_points
+from studiobook.scheduling.money import decimal_amount, format_basis_points, format_percent_ppm
 from studiobook.studios import services as studio_services
 from studiobook.studios.errors import DomainError, InvalidInput, http_status
 from studiobook.studios.importer import to_utc
@@ -262,7 +262,7 @@ def _list_rows(kind: Kind, studio: Studio, request) -> tuple[list, dict]:
         if kind.slug == "rooms":
             row.swatch = row.color if forms_.HEX_COLOUR.fullmatch(row.color or "") else ""
         if kind.slug == "taxes":
-            row.rate_label = f"{format_basis_points(row.rate_basis_points)} %"
+            row.rate_label = f"{format_percent_ppm(row.rate_ppm)} %"
         if kind.slug == "fees":
             row.amount_label = (f"{format_basis_points(row.amount)} %"
                                 if row.kind == Fee.Kind.PERCENT else None)

@@ -11,8 +11,9 @@ the template.
 
 Money is typed as a decimal in the studio's currency ("95.50") and stored in integer minor
 units, exactly (``Decimal``, never floats): more decimals than the currency has are an error,
-not a rounding. Percentages of taxes and percentage fees are typed with at most two decimals
-("13", "9.98") and stored in basis points (1 bp = 0.01 %).
+not a rounding. Tax rates are typed with at most four decimals ("13", "9.975") and stored in
+parts per million, at most 30 %; percentage fees with at most two decimals ("3.5"), stored in
+basis points (1 bp = 0.01 %), at most 100 %. The limits are ``scheduling.money``'s.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from django.db.models import Q
 from django.forms.fields import BaseTemporalField
 
 from studiobook.scheduling.money import (
+    MAX_FIXED_FEE_MINOR,
     decimal_amount,
     format_basis_points,
+    format_percent_ppm,
 )
 from studiobook.scheduling.policies import MAX_HOURS
 from studiobook.studios.models import (
@@ -44,11 +47,16 @@ from studiobook.studios.models import (
 )
 from studiobook.studios.services import SETTING_LIMITS
 from studiobook.web.common import studio_zone
-from studiobook.web.fields import AmountField, PercentField, parse_amount, parse_percent
+from studiobook.web.fields import (
+    AmountField,
+    TaxRateField,
+    parse_amount,
+    parse_percent,
+)
 
 WEEKDAYS = [(1, "Monday"), (2, "Tuesday"), (3, "Wednesday"), (4, "Thursday"), (5, "Friday"),
             (6, "Saturday"), (7, "Sunday")]
-MAX_RATE_MINOR = 10**8  # the API's bound on hourly rates and fixed fees
+MAX_RATE_MINOR = MAX_FIXED_FEE_MINOR  # the API's bound on hourly rates and fixed fees
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -455,21 +463,22 @@ class BufferForm(ResourceForm):
 
 class TaxRateForm(ResourceForm):
     name = forms.CharField(label="Name", max_length=64, help_text="e.g. HST, GST, QST.")
-    rate = PercentField(label="Rate (%)", help_text="Up to 2 decimals, e.g. 13 or 9.98.")
+    rate = TaxRateField(label="Rate (%)",
+                        help_text="Up to 4 decimals, at most 30, e.g. 13 or 9.975.")
     is_active = forms.BooleanField(label="Active (charged on new bookings)", required=False,
                                    initial=True)
 
-    field_map = {"rate_basis_points": "rate"}
+    field_map = {"rate_ppm": "rate"}
     fieldsets = [("Tax rate", ["name", "rate", "is_active"])]
 
     @classmethod
     def initial_from(cls, instance: TaxRate, studio: Studio) -> dict:
-        return {"name": instance.name, "rate": format_basis_points(instance.rate_basis_points),
+        return {"name": instance.name, "rate": format_percent_ppm(instance.rate_ppm),
                 "is_active": instance.is_active}
 
     def to_data(self) -> dict:
         data = dict(self.cleaned_data)
-        data["rate_basis_points"] = data.pop("rate")
+        data["rate_ppm"] = data.pop("rate")
         return data
 
 

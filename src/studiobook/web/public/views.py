@@ -34,8 +34,13 @@ from studiobook.bookings.pricing import duration_label
 from studiobook.bookings.strip import day_strip, iso_utc, session_label
 from studiobook.payments import services as payments
 from studiobook.scheduling import policies as core_policies
-from studiobook.scheduling.money import format_basis_points
-from studiobook.studios.errors import DomainError, InvalidInput, http_status
+from studiobook.scheduling.money import format_percent_ppm
+from studiobook.studios.errors import (
+    DomainError,
+    InvalidInput,
+    PricingMisconfigured,
+    http_status,
+)
 from studiobook.studios.models import Room, Service, StaffMember, Studio
 from studiobook.web.common import (
     add_domain_error,
@@ -115,7 +120,7 @@ def quote_rows(quote, plan) -> dict:
                    line.total_minor) for line in quote.lines],
         "fees": [(fee.description, fee.total_minor) for fee in quote.fees],
         "subtotal": quote.subtotal_minor,
-        "taxes": [(f"{tax.name} ({format_basis_points(tax.rate_basis_points)}%)", tax.amount_minor)
+        "taxes": [(f"{tax.name} ({format_percent_ppm(tax.rate_ppm)}%)", tax.amount_minor)
                   for tax in quote.taxes],
         "total": quote.total_minor,
         "deposit_percent": quote.deposit_percent,
@@ -520,9 +525,14 @@ def _render_hold(request, hold: Hold, *, status: int = 200, error: str = ""):
         "availability_url": _hold_search_url(hold, with_room=True), "error": error,
     }
     if state == "live":
-        quote = pricing.quote_booking(studio=studio, service=hold.service,
-                                      duration_minutes=hold.duration_minutes,
-                                      add_ons=_add_ons_of(request, hold))
+        try:
+            quote = pricing.quote_booking(studio=studio, service=hold.service,
+                                          duration_minutes=hold.duration_minutes,
+                                          add_ons=_add_ons_of(request, hold))
+        except PricingMisconfigured as problem:  # a fee or tax stored out of range
+            context.update(state="unpriced", error=problem.message)
+            return render(request, "web/public/hold.html", context,
+                          status=http_status(problem))
         remaining = max(0, int((hold.expires_at - now).total_seconds()))
         card = card_payments_enabled() and quote.total_minor > 0
         context.update({
