@@ -297,14 +297,11 @@ def _busy(occurrence, zone: tzinfo, start: datetime, end: datetime) -> Busy | No
 
 
 def _fetch_caldav(external: ExternalCalendar, start: datetime, end: datetime) -> Calendar:
-    import caldav
-
     url = net.check_url(external.url)
     combined = Calendar()
     seen_zones: set[str] = set()
-    with caldav.DAVClient(url=url, username=external.username or None,
-                          password=external.password or None,
-                          timeout=net.fetch_timeout()) as client:
+    with net.caldav_client(url, username=external.username,
+                           password=external.password) as client:
         calendar = client.calendar(url=url)
         for item in calendar.search(event=True, start=start, end=end, expand=False):
             for component in item.icalendar_instance.subcomponents:
@@ -319,16 +316,17 @@ def _fetch_caldav(external: ExternalCalendar, start: datetime, end: datetime) ->
 def fetch(external: ExternalCalendar, *, start: datetime, end: datetime) -> Calendar:
     """The calendar's current data as one VCALENDAR. ICS addresses are fetched over
     HTTP(S) (``net.http_get``: timeout, size limit, no private networks); CalDAV
-    calendars with a time-range REPORT over [start, end). Raises net.UnsafeUrl,
-    net.FetchError, RefreshError, caldav errors."""
+    calendars with a time-range REPORT over [start, end) through ``net.caldav_client``
+    (the same guard and limits). Raises net.UnsafeUrl, net.FetchError, RefreshError, caldav
+    errors."""
     if external.kind == ExternalCalendar.Kind.CALDAV:
         return _fetch_caldav(external, start, end)
     body = net.http_get(external.url, username=external.username,
                         password=external.password)
     try:
         return Calendar.from_ical(body)
-    except ValueError as error:
-        raise RefreshError(f"not an iCalendar file: {error}") from None
+    except Exception as error:  # the parser raises several types for what is not iCalendar
+        raise RefreshError(f"not an iCalendar file: {printable(error, 120)}") from None
 
 
 def window(studio: Studio, now: datetime) -> tuple[datetime, datetime]:
@@ -337,11 +335,12 @@ def window(studio: Studio, now: datetime) -> tuple[datetime, datetime]:
     return now - LOOK_BACK, now + timedelta(days=days)
 
 
-def _describe(error: Exception) -> str:
-    text = str(error) or type(error).__name__
-    if isinstance(error, net.FetchError | net.UnsafeUrl | RefreshError):
-        return text[:1000]
-    return f"{type(error).__name__}: {text}"[:1000]
+def _describe(error: Exception, url: str = "") -> str:
+    """The sentence stored in ``last_error``: our own errors' messages, else
+    ``net.describe_error`` (never a library's own text)."""
+    if isinstance(error, RefreshError):
+        return (str(error) or type(error).__name__)[:1000]
+    return net.describe_error(error, url)[:1000]
 
 
 def refresh(external: ExternalCalendar, *, now: datetime | None = None) -> ExternalCalendar:
@@ -358,7 +357,7 @@ def refresh(external: ExternalCalendar, *, now: datetime | None = None) -> Exter
         found = busy_intervals(parsed, zone=calendar_zone(parsed, external), start=start,
                                end=end, deadline=deadline)
     except Exception as error:  # a source may fail in any way; it must not stop the caller
-        message = _describe(error)
+        message = _describe(error, external.url)
         logger.warning("external calendar %s failed: %s", external.pk, message)
         ExternalCalendar.objects.filter(pk=external.pk).update(
             status=ExternalCalendar.Status.FAILING, last_error=message, refreshed_at=now)
