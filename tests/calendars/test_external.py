@@ -11,6 +11,7 @@ import pytest
 from studiobook.bookings import services as booking_services
 from studiobook.bookings.availability import search_slots
 from studiobook.bookings.errors import SlotUnavailable
+from studiobook.bookings.models import Booking
 from studiobook.calendars import external
 from studiobook.calendars.models import ExternalBusy, ExternalCalendar
 from studiobook.calendars.services import (
@@ -559,3 +560,66 @@ def test_an_unreadable_event_is_named_and_never_echoes_binary(
     assert calendar.last_error == message
     assert calendar.last_error.isprintable()
     assert busy_rows(calendar) == EXPECTED_BUSY  # the last good copy keeps blocking
+
+
+# --- buffers around external busy time (issue 9, section 6) -------------------------------
+
+DENTIST_AT_TWO = crlf("""
+BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:dentist-2pm@example.test
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=America/Toronto:20261124T140000
+DTEND;TZID=America/Toronto:20261124T150000
+SUMMARY:Dentist
+END:VEVENT
+END:VCALENDAR
+""")
+
+
+def local_starts(slots) -> list[str]:
+    return [s.start.astimezone(TORONTO).strftime("%H:%M") for s in slots]
+
+
+def test_an_engineers_buffer_keeps_sessions_clear_of_their_outside_appointments(
+        world, ics_files, make_buffer):
+    world.studio.slot_grid_minutes = 10
+    world.studio.save()
+    make_buffer(scope="staff", staff=world.eve, before_minutes=15, after_minutes=15)
+    ics_files.routes["/eve.ics"] = Route(DENTIST_AT_TWO)
+    calendar = ExternalCalendar.objects.create(studio=world.studio, staff=world.eve,
+                                               url=ics_files.url("/eve.ics"))
+    assert external.refresh(calendar, now=NOW).status == "ok"
+    assert busy_rows(calendar) == [(utc(2026, 11, 24, 19, 0), utc(2026, 11, 24, 20, 0))]
+
+    start, end = local_day(24)
+    slots = search_slots(studio=world.studio, service=world.recording, duration_minutes=120,
+                         range_start=start, range_end=end, now=NOW, room_id=world.room_a.id,
+                         staff_ids=[world.eve.id])
+
+    # Two hours plus 15 minutes either side must miss 14:00-15:00: the last start before is
+    # 11:40 (ends 13:40, buffer to 13:55), the first after is 15:20 (buffer from 15:05).
+    every_ten = [f"{h:02d}:{m:02d}" for h in range(9, 20) for m in range(0, 60, 10)]
+    expected = [t for t in every_ten if t <= "11:40" or "15:20" <= t <= "19:00"]
+    assert local_starts(slots) == expected
+    assert "12:00" not in local_starts(slots)  # would end exactly at 14:00
+    assert "11:50" not in local_starts(slots)  # would end at 13:50, inside the buffer
+
+    before = Booking.objects.count()
+    for local in ("12:00", "11:50", "15:10"):
+        hour, minute = map(int, local.split(":"))
+        moment = datetime(2026, 11, 24, hour, minute, tzinfo=TORONTO).astimezone(
+            ZoneInfo("UTC"))
+        with pytest.raises(SlotUnavailable, match="external calendar: busy"):
+            booking_services.create_booking(
+                actor=world.artist, studio=world.studio, service=world.recording,
+                start_at=moment, duration_minutes=120, room_id=world.room_a.id,
+                staff_ids=[world.eve.id], now=NOW)
+    assert Booking.objects.count() == before
+    booked = booking_services.create_booking(
+        actor=world.artist, studio=world.studio, service=world.recording,
+        start_at=utc(2026, 11, 24, 16, 40), duration_minutes=120, room_id=world.room_a.id,
+        staff_ids=[world.eve.id], now=NOW)  # 11:40 Toronto, the last start offered
+    assert booked.status == "confirmed"
