@@ -7,8 +7,9 @@ threads joined) when the ``with`` block ends, even when the test fails.
   names its authentication explicitly; its delay after a failed login (clients first ask
   without credentials) is switched off.
 - ``ics_server()``: serves ``routes[path] = Route(body, status, delay, headers=...)`` to
-  GET and to the WebDAV methods (a key ending in ``*`` matches every path it prefixes); a delay holds the response back (to test timeouts) until
-  the delay passes or the server stops.
+  GET and to the WebDAV methods (a key ending in ``*`` matches every path it prefixes); a
+  delay holds the response back (to test timeouts) until the delay passes or the server
+  stops.
 """
 
 from __future__ import annotations

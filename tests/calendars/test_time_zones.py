@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import uuid
-from urllib.parse import unquote
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
