@@ -6,8 +6,10 @@ threads joined) when the ``with`` block ends, even when the test fails.
   storage under ``tmp_path``. Radicale 3.5+ denies everyone by default, so the test config
   names its authentication explicitly; its delay after a failed login (clients first ask
   without credentials) is switched off.
-- ``ics_server()``: serves ``routes[path] = Route(body, status, delay)``; a delay holds the
-  response back (to test timeouts) until the delay passes or the server stops.
+- ``ics_server()``: serves ``routes[path] = Route(body, status, delay, headers=...)`` to
+  GET and to the WebDAV methods (a key ending in ``*`` matches every path it prefixes); a
+  delay holds the response back (to test timeouts) until the delay passes or the server
+  stops.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class Route:
     status: int = 200
     delay: float = 0.0
     content_type: str = "text/calendar; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. {"Location": ...}
 
 
 @dataclass
@@ -122,18 +125,32 @@ def ics_server() -> Iterator[IcsServer]:
         def do_GET(self):  # noqa: N802 - the base class's name
             path = self.path.split("?", 1)[0]
             hits[path] = hits.get(path, 0) + 1
-            route = routes.get(path, Route(b"not found", status=404,
-                                           content_type="text/plain"))
+            route = routes.get(path) or next(
+                (r for key, r in sorted(routes.items(), key=lambda kv: -len(kv[0]))
+                 if key.endswith("*") and path.startswith(key[:-1])),
+                Route(b"not found", status=404, content_type="text/plain"))
             if route.delay:
                 stopping.wait(route.delay)
             try:
                 self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
                 self.wfile.write(route.body)
             except OSError:
                 pass  # the client gave up (a timeout test)
+
+        def _any_method(self):
+            # WebDAV methods (PROPFIND, REPORT, PUT, DELETE) answer from the same routes,
+            # after reading the request body, so redirects of CalDAV requests can be tested.
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.do_GET()
+
+        do_PUT = do_PROPFIND = do_REPORT = do_DELETE = do_OPTIONS = _any_method  # noqa: N815
 
     class Server(ThreadingHTTPServer):
         daemon_threads = False

@@ -11,6 +11,7 @@ import pytest
 from studiobook.bookings import services as booking_services
 from studiobook.bookings.availability import search_slots
 from studiobook.bookings.errors import SlotUnavailable
+from studiobook.bookings.models import Booking
 from studiobook.calendars import external
 from studiobook.calendars.models import ExternalBusy, ExternalCalendar
 from studiobook.calendars.services import (
@@ -431,3 +432,194 @@ END:VCALENDAR"""))
 
     assert busy_rows(in_studio_zone) == [(utc(2026, 11, 26, 5, 0), utc(2026, 11, 27, 5, 0))]
     assert busy_rows(in_tokyo) == [(utc(2026, 11, 25, 15, 0), utc(2026, 11, 26, 15, 0))]
+
+
+# --- bounded work and readable errors (issue 9, section 6) --------------------------------
+
+# 179 bytes that once grew a worker past 1.2 GB in 80 seconds: one event every second.
+FLOOD = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//xy//EN\r\nBEGIN:VEVENT\r\n"
+         b"UID:flood@ex.test\r\nDTSTART:20261101T000000Z\r\nDTEND:20261101T000001Z\r\n"
+         b"RRULE:FREQ=SECONDLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def refresh_measured(calendar, *, now=NOW):
+    """``external.refresh`` with its wall-clock seconds and tracemalloc peak (bytes)."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        result = external.refresh(calendar, now=now)
+        elapsed = time.monotonic() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return result, elapsed, peak
+
+
+def test_an_unbounded_secondly_rule_is_refused_at_once_and_the_last_good_copy_keeps_blocking(
+        hourly, ics_files):
+    world = hourly
+    assert len(FLOOD) == 179
+    ics_files.routes["/room-a.ics"] = Route(ROOM_CALENDAR)
+    calendar = external.refresh(subscribe_room(world, ics_files.url("/room-a.ics")), now=NOW)
+    assert calendar.status == "ok"
+
+    ics_files.routes["/room-a.ics"] = Route(FLOOD)
+    later = NOW + timedelta(minutes=15)
+    calendar, elapsed, peak = refresh_measured(calendar, now=later)
+
+    assert elapsed < 2.0, elapsed
+    assert peak < 5 * 1024 * 1024, peak
+    assert (calendar.status, calendar.last_success_at) == ("failing", NOW)
+    assert calendar.last_error == (
+        "the event (no title, UID flood@ex.test) repeats too often to be read "
+        "(RRULE FREQ=SECONDLY, starting 2026-11-01 00:00 UTC): expanding it would take about "
+        "33,653,701 steps, more than the 100,000 allowed for one event. Change its "
+        "repetition (for example weekly, or with an end date) or delete it in that "
+        "calendar; until then the last good copy keeps blocking time.")
+    calendar.refresh_from_db()
+    assert calendar.status == "failing"
+    assert busy_rows(calendar) == EXPECTED_BUSY
+    assert free_hours(world, world.room_a, 24) == [11, 14, 15, 16]
+
+
+def test_expansion_stops_at_the_row_limit_before_collecting_the_rest(
+        hourly, ics_files, monkeypatch):
+    # An event every hour of the window (about 4,900 occurrences) against a limit of 100.
+    hourly_event = FLOOD.replace(b"FREQ=SECONDLY", b"FREQ=HOURLY").replace(
+        b"20261101T", b"20261123T")
+    monkeypatch.setattr(external, "MAX_BUSY_ROWS", 100)
+    made = []
+    real_busy = external._busy
+    monkeypatch.setattr(external, "_busy", lambda *args: made.append(1) or real_busy(*args))
+    ics_files.routes["/room-a.ics"] = Route(hourly_event)
+
+    calendar = external.refresh(subscribe_room(hourly, ics_files.url("/room-a.ics")), now=NOW)
+
+    assert len(made) == 101  # the 101st occurrence stops it; the other 4,800 are never made
+    assert calendar.status == "failing"
+    assert calendar.last_error == (
+        "more than 100 busy events in the next 368 days; remove old or frequently repeating "
+        "events from that calendar; until then the last good copy keeps blocking time.")
+    assert busy_rows(calendar) == []
+
+
+def test_a_refresh_that_runs_out_of_time_fails_and_keeps_the_old_copy(
+        hourly, ics_files, settings):
+    ics_files.routes["/room-a.ics"] = Route(ROOM_CALENDAR)
+    calendar = external.refresh(subscribe_room(hourly, ics_files.url("/room-a.ics")), now=NOW)
+    settings.STUDIOBOOK_CALENDARS_REFRESH_SECONDS = 0
+
+    calendar = external.refresh(calendar, now=NOW)
+
+    assert calendar.status == "failing"
+    assert calendar.last_error == (
+        "reading the calendar took longer than 0 seconds; it has too many events or "
+        "repetitions. Remove old or frequently repeating events; until then the last good "
+        "copy keeps blocking time.")
+    assert busy_rows(calendar) == EXPECTED_BUSY
+
+
+def event_calendar(lines: bytes) -> bytes:
+    return (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+            + lines + b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (b"UID:dentist@example.test\r\nSUMMARY:Dentist\r\nDTEND:20261124T170000Z\r\n",
+     'the event "Dentist" (UID dentist@example.test) cannot be read: its start (DTSTART) '
+     "is missing. Correct or delete it in that calendar; until then the last good copy "
+     "keeps blocking time."),
+    (b"UID:bin\x00\x07ary@example.test\r\nSUMMARY:Den\xff\xfetist\x1b[31m\r\n"
+     b"DTSTART:garbage\xff\x00\x01\r\nDTEND:20261124T170000Z\r\n",
+     'the event "Den??tist?[31m" (UID bin??ary@example.test) cannot be read: its start '
+     '(DTSTART) is not valid ("garbage???"). Correct or delete it in that calendar; until '
+     "then the last good copy keeps blocking time."),
+    (b"UID:month13@example.test\r\nSUMMARY:Session\r\nDTSTART:20261324T100000Z\r\n"
+     b"DTEND:20261124T170000Z\r\n",
+     'the event "Session" (UID month13@example.test) cannot be read: its start (DTSTART) '
+     'is not valid ("20261324T100000Z"). Correct or delete it in that calendar; until '
+     "then the last good copy keeps blocking time."),
+    (b"UID:rule@example.test\r\nSUMMARY:Weekly\r\nDTSTART:20261124T150000Z\r\n"
+     b"DTEND:20261124T160000Z\r\nRRULE:FREQ=FORTNIGHTLY\r\n",
+     'the event "Weekly" (UID rule@example.test) cannot be read: its repetition rule '
+     '(RRULE) is not valid ("FREQ=FORTNIGHTLY"). Correct or delete it in that calendar; '
+     "until then the last good copy keeps blocking time."),
+])
+def test_an_unreadable_event_is_named_and_never_echoes_binary(
+        hourly, ics_files, lines, message):
+    ics_files.routes["/room-a.ics"] = Route(ROOM_CALENDAR)
+    calendar = external.refresh(subscribe_room(hourly, ics_files.url("/room-a.ics")), now=NOW)
+    ics_files.routes["/room-a.ics"] = Route(event_calendar(lines))
+
+    calendar = external.refresh(calendar, now=NOW)
+
+    assert calendar.status == "failing"
+    assert calendar.last_error == message
+    assert calendar.last_error.isprintable()
+    assert busy_rows(calendar) == EXPECTED_BUSY  # the last good copy keeps blocking
+
+
+# --- buffers around external busy time (issue 9, section 6) -------------------------------
+
+DENTIST_AT_TWO = crlf("""
+BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:dentist-2pm@example.test
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=America/Toronto:20261124T140000
+DTEND;TZID=America/Toronto:20261124T150000
+SUMMARY:Dentist
+END:VEVENT
+END:VCALENDAR
+""")
+
+
+def local_starts(slots) -> list[str]:
+    return [s.start.astimezone(TORONTO).strftime("%H:%M") for s in slots]
+
+
+def test_an_engineers_buffer_keeps_sessions_clear_of_their_outside_appointments(
+        world, ics_files, make_buffer):
+    world.studio.slot_grid_minutes = 10
+    world.studio.save()
+    make_buffer(scope="staff", staff=world.eve, before_minutes=15, after_minutes=15)
+    ics_files.routes["/eve.ics"] = Route(DENTIST_AT_TWO)
+    calendar = ExternalCalendar.objects.create(studio=world.studio, staff=world.eve,
+                                               url=ics_files.url("/eve.ics"))
+    assert external.refresh(calendar, now=NOW).status == "ok"
+    assert busy_rows(calendar) == [(utc(2026, 11, 24, 19, 0), utc(2026, 11, 24, 20, 0))]
+
+    start, end = local_day(24)
+    slots = search_slots(studio=world.studio, service=world.recording, duration_minutes=120,
+                         range_start=start, range_end=end, now=NOW, room_id=world.room_a.id,
+                         staff_ids=[world.eve.id])
+
+    # Two hours plus 15 minutes either side must miss 14:00-15:00: the last start before is
+    # 11:40 (ends 13:40, buffer to 13:55), the first after is 15:20 (buffer from 15:05).
+    every_ten = [f"{h:02d}:{m:02d}" for h in range(9, 20) for m in range(0, 60, 10)]
+    expected = [t for t in every_ten if t <= "11:40" or "15:20" <= t <= "19:00"]
+    assert local_starts(slots) == expected
+    assert "12:00" not in local_starts(slots)  # would end exactly at 14:00
+    assert "11:50" not in local_starts(slots)  # would end at 13:50, inside the buffer
+
+    before = Booking.objects.count()
+    for local in ("12:00", "11:50", "15:10"):
+        hour, minute = map(int, local.split(":"))
+        moment = datetime(2026, 11, 24, hour, minute, tzinfo=TORONTO).astimezone(
+            ZoneInfo("UTC"))
+        with pytest.raises(SlotUnavailable, match="external calendar: busy"):
+            booking_services.create_booking(
+                actor=world.artist, studio=world.studio, service=world.recording,
+                start_at=moment, duration_minutes=120, room_id=world.room_a.id,
+                staff_ids=[world.eve.id], now=NOW)
+    assert Booking.objects.count() == before
+    booked = booking_services.create_booking(
+        actor=world.artist, studio=world.studio, service=world.recording,
+        start_at=utc(2026, 11, 24, 16, 40), duration_minutes=120, room_id=world.room_a.id,
+        staff_ids=[world.eve.id], now=NOW)  # 11:40 Toronto, the last start offered
+    assert booked.status == "confirmed"

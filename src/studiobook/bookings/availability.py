@@ -30,7 +30,10 @@ from studiobook.studios.models import (
 
 # Other sources of busy time (external calendars: studiobook.calendars registers one). Each is
 # called as source(studio, room_ids, staff_ids, start, end) and returns (kind, id, Interval)
-# triples, kind "room" or "staff"; the session may not overlap them (like a blackout).
+# triples, kind "room" or "staff". They block like another booking's allocation: the session
+# widened by its buffers (the larger of the service's and the resource's, per side) may not
+# overlap them, so an engineer with a 15-minute buffer is not offered a session that ends
+# at, or 10 minutes before, an outside appointment (docs/calendars.md).
 BusySource = Callable[..., list[tuple[str, int, core.Interval]]]
 BUSY_SOURCES: list[BusySource] = []
 
@@ -171,12 +174,14 @@ def build_query(
 
     blackouts_by = blackouts_by_target(studio, window_start, window_end)
 
+    busy_by: dict[tuple[str, int], list[core.Interval]] = defaultdict(list)
+    # External busy time counts as busy, not as a blackout: the core widens the session by
+    # its buffers against busy time only, as it does against other bookings.
     for source in BUSY_SOURCES:
         for kind, resource_id, interval in source(studio, room_ids, engineer_ids,
                                                   window_start, window_end):
-            blackouts_by[(kind, resource_id)].append(interval)
+            busy_by[(kind, resource_id)].append(interval)
 
-    busy_by: dict[tuple[str, int], list[core.Interval]] = defaultdict(list)
     allocations = (
         Allocation.objects.blocking(now)
         .filter(Q(room_id__in=room_ids) | Q(staff_id__in=engineer_ids))

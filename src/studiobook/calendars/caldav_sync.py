@@ -71,10 +71,9 @@ class CalDAVProvider:
 
     @staticmethod
     def client(account: CalDAVAccount):
-        import caldav
-
-        return caldav.DAVClient(url=net.check_url(account.url), username=account.username,
-                                password=account.password, timeout=net.fetch_timeout())
+        """A client whose every request passes the SSRF guard and limits of ``net``."""
+        return net.caldav_client(account.url, username=account.username,
+                                 password=account.password)
 
     def upsert(self, booking: Booking, account: CalDAVAccount, *,
                state: CalendarState) -> str:
@@ -122,14 +121,16 @@ def needs_sync(booking_id: int) -> bool:
     return bool(staff_ids) and any(p.accounts_for(staff_ids) for p in providers())
 
 
-def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:2000]
+def _describe(error: Exception, url: str = "") -> str:
+    """A sentence for the sync row (shown to admins): ``net.describe_error``, never the
+    library's own text."""
+    return net.describe_error(error, url)[:2000]
 
 
-def _failed(row: CalendarSync, error: Exception, now: datetime) -> None:
+def _failed(row: CalendarSync, error: Exception, now: datetime, url: str = "") -> None:
     row.status = Status.FAILED
     row.attempts += 1
-    row.error = _describe(error)
+    row.error = _describe(error, url)
     row.last_attempt_at = now
     row.next_attempt_at = None
     row.save()
@@ -171,7 +172,7 @@ def sync_booking_now(booking_id: int, *, attempt: int = 1,
                 if row.href and account is not None:
                     provider.delete(row.href, account)
             except Exception as error:  # any failure of the remote server is retried
-                _failed(row, error, now)
+                _failed(row, error, now, getattr(account, "url", ""))
                 failed_rows.append(row)
                 continue
             row.status = Status.DELETED
@@ -193,7 +194,7 @@ def sync_booking_now(booking_id: int, *, attempt: int = 1,
             try:
                 href = provider.upsert(booking, accounts[staff_id], state=state)
             except Exception as error:  # any failure of the remote server is retried
-                _failed(row, error, now)
+                _failed(row, error, now, getattr(accounts[staff_id], "url", ""))
                 failed_rows.append(row)
                 continue
             row.href = href

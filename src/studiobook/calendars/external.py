@@ -16,6 +16,15 @@ EXDATE and moved or canceled occurrences, RFC 5545 section 3.8.5) and replaces i
 - A failing source (HTTP error, timeout, unparsable data) never blocks booking: its old rows
   stay and keep blocking, the calendar is marked ``failing`` with ``last_error``, and the
   next scheduled refresh tries again.
+- An event that cannot be read (no DTSTART, or a DTSTART, DTEND, RRULE... that does not
+  parse) fails the refresh with a message naming it (SUMMARY and UID, made printable and
+  short by ``printable``): dropping it would free time its owner is busy.
+- Bounded work: the fetch is bounded in bytes and seconds (``net``); each recurring event's
+  expansion is bounded before it starts (``MAX_EXPANSION_STEPS_PER_EVENT``: a 179-byte
+  ``FREQ=SECONDLY`` event is refused at once); occurrences are generated lazily, one
+  series at a time, and the refresh stops at ``MAX_BUSY_ROWS`` occurrences or after
+  ``STUDIOBOOK_CALENDARS_REFRESH_SECONDS`` (default 30), before collecting more. Each
+  limit fails the refresh with a sentence saying what to change.
 
 ``busy_source`` hands the stored rows to ``bookings.availability`` (registered in
 ``CalendarsConfig.ready``), one query per slot search. Refreshes run every
@@ -26,11 +35,13 @@ and on demand (``services.refresh_now``).
 from __future__ import annotations
 
 import logging
+import time as clock
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import recurring_ical_events
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -95,39 +106,202 @@ def _instant(value: date | datetime, zone: tzinfo) -> datetime:
     return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def busy_intervals(parsed: Calendar, *, zone: tzinfo, start: datetime,
-                   end: datetime) -> list[Busy]:
-    """Busy occurrences of the VEVENTs in ``parsed`` that overlap [start, end) (UTC),
-    sorted, without duplicates (see the module docstring for the rules). Malformed series
-    are skipped (``skip_bad_series``), as are single events without a usable start."""
-    found: set[Busy] = set()
-    query = recurring_ical_events.of(parsed, skip_bad_series=True)
-    for event in query.between(start, end):
-        if str(event.get("TRANSP", "OPAQUE")).strip().upper() == "TRANSPARENT":
-            continue
-        if str(event.get("STATUS", "")).strip().upper() == "CANCELLED":
-            continue
+def printable(text: object, limit: int = 80) -> str:
+    """``text`` as a short line a person can read in an error message: characters that are
+    not printable (control characters, NUL, the replacement characters of undecodable
+    bytes) become ``?``, runs of spaces collapse, and more than ``limit`` characters are cut
+    with an ellipsis. Calendar data is outside input: it never reaches an error raw."""
+    value = "".join(ch if ch.isprintable() and ch != "\ufffd" else "?"
+                    for ch in str(text if text is not None else ""))
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[:limit - 1] + "\u2026"
+
+
+def event_label(component) -> str:
+    """``"Dentist" (UID abc@example.test)``, or ``(no title, UID ...)``: how an error names
+    an event (sanitised with ``printable``)."""
+    summary = printable(component.get("SUMMARY", ""), 60)
+    uid = printable(component.get("UID", ""), 80)
+    if summary:
+        return f'"{summary}" (UID {uid})' if uid else f'"{summary}"'
+    return f"(no title, UID {uid})" if uid else "(no title, no UID)"
+
+
+# Each recurring event is expanded by ``recurring_ical_events`` on ``dateutil.rrule``, which
+# walks a rule from its DTSTART and, for rules with BY* filters, may work through many
+# candidate times without producing one. That work cannot be interrupted, so it is bounded
+# before it starts: an event whose rules would take more than this many candidate times to
+# expand (from DTSTART to the end of the window) is refused. A weekly event from 1990 is
+# about 2,000; one every second (FREQ=SECONDLY) is 86,400 a day.
+MAX_EXPANSION_STEPS_PER_EVENT = 100_000
+_SECONDS_PER_PERIOD = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400,
+                       "WEEKLY": 7 * 86400, "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}
+_DAYS_PER_PERIOD = {"YEARLY": 366, "MONTHLY": 31, "WEEKLY": 7}
+_TIME_PARTS = {"YEARLY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+               "MONTHLY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+               "WEEKLY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+               "DAILY": ("BYHOUR", "BYMINUTE", "BYSECOND"),
+               "HOURLY": ("BYMINUTE", "BYSECOND"), "MINUTELY": ("BYSECOND",),
+               "SECONDLY": ()}
+_PROPERTIES_CHECKED = ("DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE",
+                       "RECURRENCE-ID")
+_PROPERTY_WORDS = {"DTSTART": "start (DTSTART)", "DTEND": "end (DTEND)",
+                   "DURATION": "length (DURATION)", "RRULE": "repetition rule (RRULE)",
+                   "RDATE": "extra dates (RDATE)", "EXDATE": "excluded dates (EXDATE)",
+                   "RECURRENCE-ID": "changed occurrence (RECURRENCE-ID)"}
+
+
+def _unreadable(component, name: str, why: str) -> RefreshError:
+    return RefreshError(
+        f"the event {event_label(component)} cannot be read: its "
+        f"{_PROPERTY_WORDS.get(name, name)} {why}. Correct or delete it in that calendar; "
+        "until then the last good copy keeps blocking time.")
+
+
+def _rule_parts(rule) -> dict[str, list]:
+    return {str(key).upper(): (value if isinstance(value, list) else [value])
+            for key, value in dict(rule).items()}
+
+
+def expansion_steps(rule, *, first: datetime, end: datetime, zone: tzinfo) -> int:
+    """An upper bound on the candidate times ``dateutil.rrule`` works through to expand
+    ``rule`` (an icalendar ``vRecur``) from ``first`` (the event's start, UTC) to ``end``:
+    periods of FREQ*INTERVAL in that span (at most COUNT when no BY* part filters them),
+    times the candidates per period (days of a year, month or week, times the BYHOUR,
+    BYMINUTE and BYSECOND values). Raises ValueError for a FREQ it does not know."""
+    parts = _rule_parts(rule)
+    frequency = str(parts.get("FREQ", [""])[0]).upper()
+    if frequency not in _SECONDS_PER_PERIOD:
+        raise ValueError(f"FREQ={printable(frequency, 20)}")
+    interval = max(1, int(parts.get("INTERVAL", [1])[0] or 1))
+    stop = end
+    if parts.get("UNTIL"):
+        stop = min(stop, _instant(parts["UNTIL"][0], zone))
+    span = (stop - first).total_seconds()
+    if span < 0:
+        return 1
+    periods = int(span // (_SECONDS_PER_PERIOD[frequency] * interval)) + 1
+    has_filters = any(key.startswith("BY") for key in parts)
+    if parts.get("COUNT") and not has_filters:
+        periods = min(periods, max(1, int(parts["COUNT"][0])))
+    per_period = _DAYS_PER_PERIOD.get(frequency, 1)
+    for key in _TIME_PARTS[frequency]:
+        per_period *= max(1, len(parts.get(key, [])))
+    return periods * per_period
+
+
+def check_events(parsed: Calendar, *, zone: tzinfo, end: datetime) -> None:
+    """Refuse, before anything is expanded, a calendar with an event that cannot be read
+    (no DTSTART, or a DTSTART, DTEND, DURATION, RRULE, RDATE, EXDATE or RECURRENCE-ID that
+    does not parse) or whose repetition is too costly to expand (see
+    ``MAX_EXPANSION_STEPS_PER_EVENT``). The message names the event (SUMMARY and UID,
+    sanitised with ``printable``) and says why. Raises RefreshError."""
+    for component in parsed.walk("VEVENT"):
+        broken = dict(getattr(component, "errors", []) or [])
+        for name in _PROPERTIES_CHECKED:
+            if name in broken:
+                value = printable(getattr(component.get(name), "to_ical", lambda: b"")()
+                                  .decode("utf-8", "replace"), 40)
+                raise _unreadable(component, name, f'is not valid ("{value}")')
+        if component.get("DTSTART") is None:
+            raise _unreadable(component, "DTSTART", "is missing")
         try:
-            begin, finish = event.start, event.end
-        except Exception:  # icalendar raises several types for incomplete components
-            logger.info("skipping an event without a usable start: %s", event.get("UID"))
-            continue
-        busy_start, busy_end = _instant(begin, zone), _instant(finish, zone)
-        if busy_end <= busy_start or busy_end <= start or busy_start >= end:
-            continue
-        found.add(Busy(busy_start, busy_end, str(event.get("SUMMARY", ""))[:200]))
+            first = _instant(component.start, zone)
+            rules = component.get("RRULE") or []
+            rules = rules if isinstance(rules, list) else [rules]
+            steps = sum(expansion_steps(rule, first=first, end=end, zone=zone)
+                        for rule in rules)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise _unreadable(component, "RRULE", f"is not valid ({printable(error, 60)})"
+                              ) from None
+        if steps > MAX_EXPANSION_STEPS_PER_EVENT:
+            rule = rules[0]
+            text = printable(rule.to_ical().decode("utf-8", "replace"), 60)
+            raise RefreshError(
+                f"the event {event_label(component)} repeats too often to be read "
+                f"(RRULE {text}, starting {first:%Y-%m-%d %H:%M} UTC): expanding it would "
+                f"take about {steps:,} steps, more than the {MAX_EXPANSION_STEPS_PER_EVENT:,}"
+                " allowed for one event. Change its repetition (for example weekly, or with "
+                "an end date) or delete it in that calendar; until then the last good copy "
+                "keeps blocking time.")
+
+
+def refresh_seconds() -> float:
+    """``STUDIOBOOK_CALENDARS_REFRESH_SECONDS`` (default 30): the wall-clock time one
+    refresh may spend expanding events, read at call time."""
+    return float(getattr(settings, "STUDIOBOOK_CALENDARS_REFRESH_SECONDS", 30))
+
+
+def busy_intervals(parsed: Calendar, *, zone: tzinfo, start: datetime,
+                   end: datetime, deadline: float | None = None) -> list[Busy]:
+    """Busy occurrences of the VEVENTs in ``parsed`` that overlap [start, end) (UTC),
+    sorted, without duplicates (see the module docstring for the rules).
+
+    Bounded: ``check_events`` refuses unreadable and too costly events first; occurrences
+    are then generated one series at a time and counted as they come, so more than
+    ``MAX_BUSY_ROWS`` stops the expansion before the rest is made, and so does passing
+    ``deadline`` (a ``clock.monotonic()`` value; default: now + ``refresh_seconds()``).
+    Raises RefreshError with a message naming the event and the limit."""
+    deadline = clock.monotonic() + refresh_seconds() if deadline is None else deadline
+    check_events(parsed, zone=zone, end=end)
+    try:
+        query = recurring_ical_events.of(parsed)
+    except Exception as error:  # the library raises many types for data it cannot use
+        raise RefreshError("the calendar's repeating events cannot be expanded "
+                           f"({type(error).__name__}); check them in that calendar") from None
+    found: set[Busy] = set()
+    for series in query.series:
+        try:
+            for occurrence in series.between(start, end):
+                if clock.monotonic() > deadline:
+                    raise RefreshError(
+                        f"reading the calendar took longer than {refresh_seconds():g} "
+                        "seconds; it has too many events or repetitions. Remove old or "
+                        "frequently repeating events; until then the last good copy keeps "
+                        "blocking time.")
+                busy = _busy(occurrence, zone, start, end)
+                if busy is None:
+                    continue
+                found.add(busy)
+                if len(found) > MAX_BUSY_ROWS:
+                    raise RefreshError(
+                        f"more than {MAX_BUSY_ROWS:,} busy events in the next "
+                        f"{(end - start).days} days; remove old or frequently repeating "
+                        "events from that calendar; until then the last good copy keeps "
+                        "blocking time.")
+        except RefreshError:
+            raise
+        except Exception as error:  # the library raises many types for data it cannot use
+            raise RefreshError(
+                f"the repeating event (UID {printable(series.uid, 80)}) cannot be expanded "
+                f"({type(error).__name__}); correct or delete it in that calendar") from None
     return sorted(found)
 
 
-def _fetch_caldav(external: ExternalCalendar, start: datetime, end: datetime) -> Calendar:
-    import caldav
+def _busy(occurrence, zone: tzinfo, start: datetime, end: datetime) -> Busy | None:
+    """The busy time of one ``recurring_ical_events`` occurrence, or None when it does not
+    block (transparent, canceled, no length, outside [start, end))."""
+    event = occurrence.as_component(False)
+    if str(event.get("TRANSP", "OPAQUE")).strip().upper() == "TRANSPARENT":
+        return None
+    if str(event.get("STATUS", "")).strip().upper() == "CANCELLED":
+        return None
+    try:
+        busy_start = _instant(occurrence.start, zone)
+        busy_end = _instant(occurrence.end, zone)
+    except (TypeError, ValueError, OverflowError):
+        raise _unreadable(event, "DTEND", "cannot be used") from None
+    if busy_end <= busy_start or busy_end <= start or busy_start >= end:
+        return None
+    return Busy(busy_start, busy_end, printable(event.get("SUMMARY", ""), 200))
 
+
+def _fetch_caldav(external: ExternalCalendar, start: datetime, end: datetime) -> Calendar:
     url = net.check_url(external.url)
     combined = Calendar()
     seen_zones: set[str] = set()
-    with caldav.DAVClient(url=url, username=external.username or None,
-                          password=external.password or None,
-                          timeout=net.fetch_timeout()) as client:
+    with net.caldav_client(url, username=external.username,
+                           password=external.password) as client:
         calendar = client.calendar(url=url)
         for item in calendar.search(event=True, start=start, end=end, expand=False):
             for component in item.icalendar_instance.subcomponents:
@@ -142,16 +316,17 @@ def _fetch_caldav(external: ExternalCalendar, start: datetime, end: datetime) ->
 def fetch(external: ExternalCalendar, *, start: datetime, end: datetime) -> Calendar:
     """The calendar's current data as one VCALENDAR. ICS addresses are fetched over
     HTTP(S) (``net.http_get``: timeout, size limit, no private networks); CalDAV
-    calendars with a time-range REPORT over [start, end). Raises net.UnsafeUrl,
-    net.FetchError, RefreshError, caldav errors."""
+    calendars with a time-range REPORT over [start, end) through ``net.caldav_client``
+    (the same guard and limits). Raises net.UnsafeUrl, net.FetchError, RefreshError, caldav
+    errors."""
     if external.kind == ExternalCalendar.Kind.CALDAV:
         return _fetch_caldav(external, start, end)
     body = net.http_get(external.url, username=external.username,
                         password=external.password)
     try:
         return Calendar.from_ical(body)
-    except ValueError as error:
-        raise RefreshError(f"not an iCalendar file: {error}") from None
+    except Exception as error:  # the parser raises several types for what is not iCalendar
+        raise RefreshError(f"not an iCalendar file: {printable(error, 120)}") from None
 
 
 def window(studio: Studio, now: datetime) -> tuple[datetime, datetime]:
@@ -160,11 +335,12 @@ def window(studio: Studio, now: datetime) -> tuple[datetime, datetime]:
     return now - LOOK_BACK, now + timedelta(days=days)
 
 
-def _describe(error: Exception) -> str:
-    text = str(error) or type(error).__name__
-    if isinstance(error, net.FetchError | net.UnsafeUrl | RefreshError):
-        return text[:1000]
-    return f"{type(error).__name__}: {text}"[:1000]
+def _describe(error: Exception, url: str = "") -> str:
+    """The sentence stored in ``last_error``: our own errors' messages, else
+    ``net.describe_error`` (never a library's own text)."""
+    if isinstance(error, RefreshError):
+        return (str(error) or type(error).__name__)[:1000]
+    return net.describe_error(error, url)[:1000]
 
 
 def refresh(external: ExternalCalendar, *, now: datetime | None = None) -> ExternalCalendar:
@@ -174,16 +350,14 @@ def refresh(external: ExternalCalendar, *, now: datetime | None = None) -> Exter
     normally: a failing source never stops anything else. Returns the calendar with its new
     status fields."""
     now = now or timezone.now()
+    deadline = clock.monotonic() + refresh_seconds()
     start, end = window(external.studio, now)
     try:
         parsed = fetch(external, start=start, end=end)
         found = busy_intervals(parsed, zone=calendar_zone(parsed, external), start=start,
-                               end=end)
-        if len(found) > MAX_BUSY_ROWS:
-            raise RefreshError(f"more than {MAX_BUSY_ROWS} busy events in the next "
-                               f"{(end - start).days} days")
+                               end=end, deadline=deadline)
     except Exception as error:  # a source may fail in any way; it must not stop the caller
-        message = _describe(error)
+        message = _describe(error, external.url)
         logger.warning("external calendar %s failed: %s", external.pk, message)
         ExternalCalendar.objects.filter(pk=external.pk).update(
             status=ExternalCalendar.Status.FAILING, last_error=message, refreshed_at=now)

@@ -4,10 +4,18 @@ CalDAV calendars. Built with the ``icalendar`` package.
 Rules and their sources:
 
 - Every object: VCALENDAR with PRODID and VERSION:2.0 (RFC 5545 section 3.6), CALSCALE
-  GREGORIAN, one VTIMEZONE per TZID used (section 3.6.5; generated from zoneinfo), each
-  VEVENT with UID, DTSTAMP in UTC, DTSTART and DTEND (sections 3.6.1, 3.8.4.7, 3.8.7.2).
-  Times are the booking's UTC instants written as wall-clock times in the studio's zone
-  (``TZID=America/Toronto``); a studio with an unknown zone gets UTC (``...Z``).
+  GREGORIAN, each VEVENT with UID, DTSTAMP in UTC, DTSTART and DTEND (sections 3.6.1,
+  3.8.4.7, 3.8.7.2).
+- Every instant is written in UTC (``DTSTART:20271107T053000Z``, RFC 5545 section 3.3.5
+  "form #2"), never as a local time with TZID, and so no VTIMEZONE is written (one is
+  required only for each TZID used, section 3.6.5). Why: a local time in the repeated hour
+  of a fall-back day (Toronto 2027-11-07 01:30 happens twice) cannot say which of the two
+  it means, and RFC 5545 section 3.3.5 makes readers take the first, so a session from
+  01:30 EDT to 01:30 EST would read as a 0-minute event; and a VTIMEZONE is only as good as
+  its generator (icalendar 7.3's ``Timezone.from_tzinfo`` puts each daylight-time onset at
+  03:00 local with TZOFFSETFROM -0500, an hour late, which Radicale then applies to
+  time-range queries). UTC instants mean the same thing to every reader; calendar clients
+  show them in their user's own zone, and emails and pages give the studio's local times.
 - Invites (RFC 5546): METHOD:REQUEST when a booking is confirmed or moved, METHOD:CANCEL with
   STATUS:CANCELLED when it is canceled or rejected (section 3.2.5: a cancellation is never
   sent as REQUEST). UID never changes; SEQUENCE is the stored one (``state.py``), raised
@@ -28,7 +36,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.utils import timezone
@@ -51,14 +58,6 @@ FEED_REFRESH = timedelta(hours=1)
 
 ARTIST = "artist"  # the artist's view: "Recording at Northside Sound"
 STUDIO = "studio"  # the studio's view: "Recording: Ari Artist"
-
-
-def studio_zone(studio: Studio):
-    """The studio's zone as a tzinfo, or UTC when the name is unknown."""
-    try:
-        return ZoneInfo(studio.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def organizer_email() -> str:
@@ -138,13 +137,12 @@ def booking_event(booking: Booking, *, method: str | None, sequence: int = 0,
     None for a CalDAV object). ``stamp`` is DTSTAMP (UTC; default: the booking's last
     change). Needs ``studio``, ``service``, ``room``, ``user`` and ``assignments__staff``
     loaded (select/prefetch them for many bookings)."""
-    zone = studio_zone(booking.studio)
     event = Event()
     event.add("UID", uid or booking_uid(booking))
     event.add("DTSTAMP", (stamp or booking.updated_at).astimezone(UTC))
     event.add("SEQUENCE", sequence)
-    event.add("DTSTART", booking.start_at.astimezone(zone))
-    event.add("DTEND", booking.end_at.astimezone(zone))
+    event.add("DTSTART", booking.start_at.astimezone(UTC))
+    event.add("DTEND", booking.end_at.astimezone(UTC))
     event.add("CREATED", booking.created_at.astimezone(UTC))
     event.add("LAST-MODIFIED", booking.updated_at.astimezone(UTC))
     event.add("SUMMARY", summary(booking, audience))
@@ -167,7 +165,8 @@ def booking_event(booking: Booking, *, method: str | None, sequence: int = 0,
 
 
 def _serialize(cal: Calendar) -> bytes:
-    cal.add_missing_timezones()
+    # Every DATE-TIME is UTC (see the module docstring), so there is no TZID and no
+    # VTIMEZONE to add.
     return cal.to_ical()
 
 
@@ -190,7 +189,7 @@ def invite_method(booking: Booking, method: str | None = None) -> str:
 def invite(booking: Booking, method: str | None = None, *,
            now: datetime | None = None) -> bytes:
     """An iMIP invite for the booking's artist (RFC 5546, RFC 6047): one VCALENDAR with
-    METHOD, a VTIMEZONE for the studio zone and one VEVENT.
+    METHOD and one VEVENT (times in UTC).
 
     ``method`` defaults to CANCEL for a canceled or rejected booking and REQUEST otherwise;
     asking for REQUEST on a canceled booking, or CANCEL on one that is not, raises
@@ -216,8 +215,8 @@ def invite_mime_part(booking: Booking, method: str | None = None, *,
 
 
 def feed(bookings: Iterable[Booking], name: str, *, audience: str = STUDIO) -> bytes:
-    """A subscription feed (METHOD:PUBLISH) of ``bookings`` called ``name``, with one
-    VTIMEZONE per zone used. The caller chooses the bookings (only ones on the calendar:
+    """A subscription feed (METHOD:PUBLISH) of ``bookings`` called ``name`` (times in
+    UTC). The caller chooses the bookings (only ones on the calendar:
     canceled bookings are left out, not sent as STATUS:CANCELLED, which subscribed clients
     treat inconsistently) and loads their relations (see ``booking_event``)."""
     bookings = list(bookings)
@@ -239,6 +238,17 @@ def caldav_object(booking: Booking, *, sequence: int, uid: str) -> bytes:
     cal = new_calendar()
     cal.add_component(booking_event(booking, method=None, sequence=sequence, uid=uid,
                                     audience=STUDIO))
+    return _serialize(cal)
+
+
+def download(booking: Booking, *, now: datetime | None = None) -> bytes:
+    """The session as a downloadable ``.ics`` file (METHOD:PUBLISH, one VEVENT, times in
+    UTC) with the UID and SEQUENCE of the emailed invites: the stored SEQUENCE is brought
+    up to date first, as ``invite`` does. DTSTAMP is ``now`` (UTC)."""
+    state = sync_calendar_state(booking, now=now)
+    cal = new_calendar(PUBLISH)
+    cal.add_component(booking_event(booking, method=PUBLISH, sequence=state.sequence,
+                                    uid=state.uid, stamp=now or timezone.now()))
     return _serialize(cal)
 
 

@@ -119,10 +119,7 @@ def feed_token_for(kind: str, target_id: int, token: str) -> FeedToken | None:
 # --- CalDAV accounts --------------------------------------------------------------------------
 
 def _discover_calendar(url: str, username: str, password: str) -> str:
-    import caldav
-
-    with caldav.DAVClient(url=url, username=username, password=password,
-                          timeout=net.fetch_timeout()) as client:
+    with net.caldav_client(url, username=username, password=password) as client:
         calendars = client.principal().calendars()
         if not calendars:
             raise InvalidInput("the account has no calendar; create one or give its URL",
@@ -151,8 +148,8 @@ def connect_caldav_account(*, actor, staff: StaffMember, url: str, username: str
         except InvalidInput:
             raise
         except Exception as error:  # whatever the server or network did, the input is bad
-            raise InvalidInput(f"cannot reach the CalDAV account: {type(error).__name__}: "
-                               f"{error}"[:500], field="url",
+            raise InvalidInput(f"cannot reach the CalDAV account: "
+                               f"{net.describe_error(error, url)}"[:500], field="url",
                                rule="caldav_unreachable") from error
     with transaction.atomic(durable=True):
         account, created = CalDAVAccount.objects.update_or_create(

@@ -30,7 +30,7 @@ from studiobook.bookings.strip import iso_utc
 from studiobook.calendars import ics
 from studiobook.calendars import services as calendar_services
 from studiobook.calendars.models import FeedToken
-from studiobook.calendars.state import SHOWN_STATUSES, sync_calendar_state
+from studiobook.calendars.state import SHOWN_STATUSES
 from studiobook.notify import services as notify_services
 from studiobook.payments.models import Payment
 from studiobook.payments.services import (
@@ -244,14 +244,7 @@ def booking_ics(request, code: str):
     booking = _booking_or_404(request, code)
     if booking.status not in SHOWN_STATUSES:
         raise Http404("this booking is not on the calendar")
-    # The invite builder brings SEQUENCE up to date the same way (ics.invite).
-    state = sync_calendar_state(booking)
-    calendar = ics.new_calendar(ics.PUBLISH)
-    calendar.add_component(ics.booking_event(booking, method=ics.PUBLISH,
-                                             sequence=state.sequence, uid=state.uid,
-                                             stamp=timezone.now()))
-    calendar.add_missing_timezones()
-    response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(ics.download(booking), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="booking-{booking.code}.ics"'
     response["Cache-Control"] = "private, no-store"
     return response
