@@ -156,6 +156,14 @@ def cli_env(tmp_path):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+SECRETS = ("SECRET_KEY", "STUDIOBOOK_FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")
+
+
+def without_secrets(env: dict) -> dict:
+    """``env`` as an operator who set none of the required secrets would have it."""
+    return {key: value for key, value in env.items() if key not in (*SECRETS, "DEBUG")}
+
+
 def studiobook(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(STUDIOBOOK), *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=120)
@@ -171,6 +179,9 @@ def test_help_lists_the_commands(tmp_path):
 
 
 def test_demo_no_serve_loads_once_and_prints_the_logins(cli_env, tmp_path):
+    # The demo needs no secrets from the operator: it makes them and keeps them.
+    cli_env = without_secrets(cli_env)
+    data = Path(cli_env["STUDIOBOOK_DATA_DIR"])
     first = studiobook("demo", "--no-serve", "--port", "8123", env=cli_env, cwd=tmp_path)
 
     assert first.returncode == 0, first.stderr
@@ -184,12 +195,36 @@ def test_demo_no_serve_loads_once_and_prints_the_logins(cli_env, tmp_path):
     for email, password in LOGINS:
         assert any(line.split()[:2] == [email, password] for line in lines), email
 
+    # Its secrets are made once, readable by the owner only, and kept in the data folder.
+    kept = {name: (data / name).read_text() for name in ("secret_key", "field_encryption_key")}
+    assert {name: (data / name).stat().st_mode & 0o777 for name in kept} == {
+        "secret_key": 0o600, "field_encryption_key": 0o600}
+    assert len(kept["secret_key"].strip()) >= 50
+
     second = studiobook("demo", "--no-serve", env=cli_env, cwd=tmp_path)
 
     assert second.returncode == 0, second.stderr
     assert "The demo studio 'northside' (Northside Sound) is already loaded." in (
         second.stdout.splitlines())
     assert "Created" not in second.stdout
+    # The second run reused them (the encrypted rows of the first run still read).
+    assert {name: (data / name).read_text() for name in kept} == kept
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+@pytest.mark.parametrize("command", [("serve", "--port", "0", "--no-stream"), ("worker",),
+                                     ("migrate",), ("createsuperuser", "--noinput")])
+def test_commands_refuse_to_start_without_a_secret(cli_env, tmp_path, missing, command):
+    env = {key: value for key, value in cli_env.items() if key not in (missing, "DEBUG")}
+
+    result = studiobook(*command, env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"studiobook: {missing} is not set: ")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    # Nothing was created: not even the data folder's database.
+    assert not (Path(cli_env["STUDIOBOOK_DATA_DIR"]) / "studiobook.sqlite3").exists()
 
 
 def test_import_bad_file_exits_non_zero_with_every_problem(cli_env, tmp_path):
