@@ -36,6 +36,7 @@ LOGINS = [
     ("theo.okafor@studiobook.test", "studiobook-staff"),
     ("priya.nair@studiobook.test", "studiobook-staff"),
     ("sam.leblanc@studiobook.test", "studiobook-staff"),
+    ("operator@studiobook.test", "studiobook-operator"),
 ]
 
 
@@ -66,8 +67,15 @@ def test_load_demo_creates_studio_users_and_bookings_once(db):
     assert sorted(EmailAddress.objects.filter(verified=True, primary=True)
                   .values_list("email", flat=True)) == sorted(email for email, _ in LOGINS)
     admin = User.objects.get(email="admin@studiobook.test")
-    assert (admin.is_staff, admin.is_superuser) == (True, True)
+    # The studio admin is not a platform operator; the operator is a login of its own,
+    # with no studio role.
+    assert (admin.is_staff, admin.is_superuser) == (False, False)
     assert Membership.objects.get(user=admin).role == "admin"
+    operator = User.objects.get(email="operator@studiobook.test")
+    assert (operator.is_staff, operator.is_superuser) == (True, True)
+    assert not Membership.objects.filter(user=operator).exists()
+    assert list(User.objects.filter(is_superuser=True)) == [operator]
+    assert User.objects.get(email="artist@studiobook.test").phone == "+14165550100"
     assert first.next_dst_change == datetime(2027, 3, 14, 7, 0, tzinfo=UTC)
     assert booking_rows() == [
         ("Recording session", datetime(2026, 11, 25, 15, 0, tzinfo=UTC), "Studio A",
@@ -96,6 +104,18 @@ def test_load_demo_creates_studio_users_and_bookings_once(db):
     assert second.studio.pk == first.studio.pk
     assert {model.__name__: model.objects.count()
             for model in (Studio, User, Membership, Service, Booking, AuditLog)} == counts
+
+
+def test_load_demo_takes_platform_powers_from_an_older_demo_admin(db):
+    load_demo(now=NOW)
+    User.objects.filter(email="admin@studiobook.test").update(is_staff=True, is_superuser=True)
+
+    load_demo(now=NOW)
+
+    assert list(User.objects.filter(is_superuser=True).values_list("email", flat=True)) == [
+        "operator@studiobook.test"]
+    assert list(User.objects.filter(is_staff=True).values_list("email", flat=True)) == [
+        "operator@studiobook.test"]
 
 
 def test_load_demo_reaches_the_next_dst_change_all_year(db):
@@ -191,7 +211,8 @@ def test_demo_no_serve_loads_once_and_prints_the_logins(cli_env, tmp_path):
     assert "Dashboard:     http://127.0.0.1:8123/dashboard/northside/ (sign in as the admin)" \
         in lines
     assert "OpenAPI:       http://127.0.0.1:8123/api/openapi.json" in lines
-    assert "Django admin:  http://127.0.0.1:8123/admin/" in lines
+    assert "Django admin:  http://127.0.0.1:8123/admin/ (sign in as the platform operator)" \
+        in lines
     for email, password in LOGINS:
         assert any(line.split()[:2] == [email, password] for line in lines), email
 
