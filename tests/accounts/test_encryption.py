@@ -36,11 +36,13 @@ def raw(table: str, column: str, pk) -> str:
 
 
 def every_stored_value() -> list[str]:
-    return [raw("accounts_user", "phone", u.pk) for u in User.objects.order_by("pk")] + [
-        raw("notify_notification", "recipient", n.pk) for n in Notification.objects.order_by("pk")] + [
-        raw("calendars_caldavaccount", "password", a.pk) for a in CalDAVAccount.objects.order_by("pk")
-    ] + [raw("calendars_externalcalendar", column, c.pk)
-         for c in ExternalCalendar.objects.order_by("pk") for column in ("url", "password")]
+    ordered = {model: list(model.objects.order_by("pk").values_list("pk", flat=True))
+               for model in (User, Notification, CalDAVAccount, ExternalCalendar)}
+    return [raw("accounts_user", "phone", pk) for pk in ordered[User]] + [
+        raw("notify_notification", "recipient", pk) for pk in ordered[Notification]] + [
+        raw("calendars_caldavaccount", "password", pk) for pk in ordered[CalDAVAccount]
+    ] + [raw("calendars_externalcalendar", column, pk)
+         for pk in ordered[ExternalCalendar] for column in ("url", "password")]
 
 
 @pytest.fixture

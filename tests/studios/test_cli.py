@@ -195,7 +195,8 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     commands = [line.split()[0] for line in result.stdout.splitlines()
                 if line.startswith("  ") and not line.startswith("   ")]
-    assert commands == ["serve", "migrate", "demo", "import", "sweep-holds", "worker", "help"]
+    assert commands == ["serve", "migrate", "demo", "import", "sweep-holds", "worker",
+                        "rotate-encryption-keys", "help"]
 
 
 def test_demo_no_serve_loads_once_and_prints_the_logins(cli_env, tmp_path):

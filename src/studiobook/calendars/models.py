@@ -12,7 +12,6 @@ from django.db import models
 from django.db.models import Q
 
 from studiobook.accounts.encryption import EncryptedTextField
-
 from studiobook.bookings.models import Booking
 from studiobook.studios.models import Room, StaffMember, Studio, StudioScopedQuerySet
 

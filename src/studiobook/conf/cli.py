@@ -22,7 +22,8 @@ import sys
 SETTINGS_MODULE = "studiobook.conf.settings"
 
 # CLI name -> management command name, where they differ.
-ALIASES = {"import": "import_studio", "sweep-holds": "sweep_holds"}
+ALIASES = {"import": "import_studio", "sweep-holds": "sweep_holds",
+           "rotate-encryption-keys": "rotate_encryption_keys"}
 
 USAGE = """\
 usage: studiobook COMMAND [options]
@@ -41,6 +42,9 @@ Commands:
   sweep-holds   mark expired holds as expired and print how many
   worker        run background tasks (emails, calendar sync, balance charges) and
                   scheduled jobs (hold sweeps, reminders, feed refreshes)
+  rotate-encryption-keys
+                re-encrypt stored phone numbers and calendar secrets with the first
+                  key of STUDIOBOOK_FIELD_ENCRYPTION_KEYS [--check] (docs/security.md)
   help          list every command, Django's included (check, createsuperuser, shell, ...)
 
 `studiobook COMMAND --help` shows a command's options; any other COMMAND runs the Django

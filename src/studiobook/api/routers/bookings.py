@@ -104,7 +104,8 @@ def reschedule_booking(request, code: str, payload: RescheduleIn):
                         "room_id": preview.room_id, "staff_ids": list(preview.staff_ids),
                         "is_free": preview.is_free, "fee_cents": preview.fee_minor,
                         "summary": preview.summary},
-            "booking": booking_out(bookings_queryset().get(pk=moved.pk), viewer=request.user) if moved else None}
+            "booking": (booking_out(bookings_queryset().get(pk=moved.pk), viewer=request.user)
+                        if moved else None)}
 
 
 @router.post("/bookings/{code}/pay", response=PaymentOut)
