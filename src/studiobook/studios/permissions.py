@@ -63,7 +63,8 @@ def can_view_contact(user, booking) -> bool:
         return False
     if booking.user_id == user.id:
         return True
-    role = role_of(user, booking.studio)
+    # role_of needs the studio's key only: no query for booking.studio per row of a list.
+    role = role_of(user, Studio(pk=booking.studio_id))
     if role == ADMIN:
         return True
     if role != STAFF:
