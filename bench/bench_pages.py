@@ -29,8 +29,10 @@ sys.path.insert(0, str(REPO_ROOT / "src"))
 
 
 def setup_django(data_dir: str) -> None:
+    # A throw-away database: the demo's self-made secrets (kept in data_dir) are enough.
     os.environ.update(DJANGO_SETTINGS_MODULE="studiobook.conf.settings",
-                      STUDIOBOOK_DATA_DIR=data_dir, DATABASE_URL="", PYTHONWARNINGS="ignore")
+                      STUDIOBOOK_DATA_DIR=data_dir, DATABASE_URL="", PYTHONWARNINGS="ignore",
+                      STUDIOBOOK_DEMO="1")
     os.environ.pop("DATABASE_URL")
     import django
 

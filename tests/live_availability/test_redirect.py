@@ -11,6 +11,12 @@ PATH = "/api/studios/northside/availability/stream"
 
 
 @pytest.fixture(autouse=True)
+def studio_hosts(settings):
+    # There is no wildcard default: the hosts these requests name are the site's own.
+    settings.ALLOWED_HOSTS = ["studio.example", "localhost", "127.0.0.1", "[::1]"]
+
+
+@pytest.fixture(autouse=True)
 def no_stream_environment(monkeypatch):
     monkeypatch.delenv("STUDIOBOOK_STREAM_URL", raising=False)
     monkeypatch.delenv("STUDIOBOOK_STREAM_PORT", raising=False)

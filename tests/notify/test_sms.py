@@ -139,7 +139,7 @@ def test_a_rejected_number_fails_the_notification_for_good(world, book, committe
     sms = Notification.objects.get(booking=booking, channel="sms")
     assert (sms.status, sms.attempts, sms.error) == (
         "failed", 1, "DeliveryError: Twilio error 21211 (HTTP 400): Unable to create record: "
-        "Invalid 'To' Phone Number: +14165550123 https://www.twilio.com/docs/errors/21211")
+        "Invalid 'To' Phone Number: <recipient> https://www.twilio.com/docs/errors/21211")
     assert backends.DEFERRED == []  # a 4xx fails the same way again: no retry
     assert Notification.objects.get(booking=booking, template="approved",
                                     channel="email").status == "sent"

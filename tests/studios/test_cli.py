@@ -36,6 +36,7 @@ LOGINS = [
     ("theo.okafor@studiobook.test", "studiobook-staff"),
     ("priya.nair@studiobook.test", "studiobook-staff"),
     ("sam.leblanc@studiobook.test", "studiobook-staff"),
+    ("operator@studiobook.test", "studiobook-operator"),
 ]
 
 
@@ -66,8 +67,15 @@ def test_load_demo_creates_studio_users_and_bookings_once(db):
     assert sorted(EmailAddress.objects.filter(verified=True, primary=True)
                   .values_list("email", flat=True)) == sorted(email for email, _ in LOGINS)
     admin = User.objects.get(email="admin@studiobook.test")
-    assert (admin.is_staff, admin.is_superuser) == (True, True)
+    # The studio admin is not a platform operator; the operator is a login of its own,
+    # with no studio role.
+    assert (admin.is_staff, admin.is_superuser) == (False, False)
     assert Membership.objects.get(user=admin).role == "admin"
+    operator = User.objects.get(email="operator@studiobook.test")
+    assert (operator.is_staff, operator.is_superuser) == (True, True)
+    assert not Membership.objects.filter(user=operator).exists()
+    assert list(User.objects.filter(is_superuser=True)) == [operator]
+    assert User.objects.get(email="artist@studiobook.test").phone == "+14165550100"
     assert first.next_dst_change == datetime(2027, 3, 14, 7, 0, tzinfo=UTC)
     assert booking_rows() == [
         ("Recording session", datetime(2026, 11, 25, 15, 0, tzinfo=UTC), "Studio A",
@@ -96,6 +104,18 @@ def test_load_demo_creates_studio_users_and_bookings_once(db):
     assert second.studio.pk == first.studio.pk
     assert {model.__name__: model.objects.count()
             for model in (Studio, User, Membership, Service, Booking, AuditLog)} == counts
+
+
+def test_load_demo_takes_platform_powers_from_an_older_demo_admin(db):
+    load_demo(now=NOW)
+    User.objects.filter(email="admin@studiobook.test").update(is_staff=True, is_superuser=True)
+
+    load_demo(now=NOW)
+
+    assert list(User.objects.filter(is_superuser=True).values_list("email", flat=True)) == [
+        "operator@studiobook.test"]
+    assert list(User.objects.filter(is_staff=True).values_list("email", flat=True)) == [
+        "operator@studiobook.test"]
 
 
 def test_load_demo_reaches_the_next_dst_change_all_year(db):
@@ -156,6 +176,14 @@ def cli_env(tmp_path):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+SECRETS = ("SECRET_KEY", "STUDIOBOOK_FIELD_ENCRYPTION_KEYS", "ALLOWED_HOSTS")
+
+
+def without_secrets(env: dict) -> dict:
+    """``env`` as an operator who set none of the required secrets would have it."""
+    return {key: value for key, value in env.items() if key not in (*SECRETS, "DEBUG")}
+
+
 def studiobook(*args: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(STUDIOBOOK), *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=120)
@@ -167,10 +195,14 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0
     commands = [line.split()[0] for line in result.stdout.splitlines()
                 if line.startswith("  ") and not line.startswith("   ")]
-    assert commands == ["serve", "migrate", "demo", "import", "sweep-holds", "worker", "help"]
+    assert commands == ["serve", "migrate", "demo", "import", "sweep-holds", "worker",
+                        "rotate-encryption-keys", "help"]
 
 
 def test_demo_no_serve_loads_once_and_prints_the_logins(cli_env, tmp_path):
+    # The demo needs no secrets from the operator: it makes them and keeps them.
+    cli_env = without_secrets(cli_env)
+    data = Path(cli_env["STUDIOBOOK_DATA_DIR"])
     first = studiobook("demo", "--no-serve", "--port", "8123", env=cli_env, cwd=tmp_path)
 
     assert first.returncode == 0, first.stderr
@@ -180,9 +212,16 @@ def test_demo_no_serve_loads_once_and_prints_the_logins(cli_env, tmp_path):
     assert "Dashboard:     http://127.0.0.1:8123/dashboard/northside/ (sign in as the admin)" \
         in lines
     assert "OpenAPI:       http://127.0.0.1:8123/api/openapi.json" in lines
-    assert "Django admin:  http://127.0.0.1:8123/admin/" in lines
+    assert "Django admin:  http://127.0.0.1:8123/admin/ (sign in as the platform operator)" \
+        in lines
     for email, password in LOGINS:
         assert any(line.split()[:2] == [email, password] for line in lines), email
+
+    # Its secrets are made once, readable by the owner only, and kept in the data folder.
+    kept = {name: (data / name).read_text() for name in ("secret_key", "field_encryption_key")}
+    assert {name: (data / name).stat().st_mode & 0o777 for name in kept} == {
+        "secret_key": 0o600, "field_encryption_key": 0o600}
+    assert len(kept["secret_key"].strip()) >= 50
 
     second = studiobook("demo", "--no-serve", env=cli_env, cwd=tmp_path)
 
@@ -190,6 +229,24 @@ def test_demo_no_serve_loads_once_and_prints_the_logins(cli_env, tmp_path):
     assert "The demo studio 'northside' (Northside Sound) is already loaded." in (
         second.stdout.splitlines())
     assert "Created" not in second.stdout
+    # The second run reused them (the encrypted rows of the first run still read).
+    assert {name: (data / name).read_text() for name in kept} == kept
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+@pytest.mark.parametrize("command", [("serve", "--port", "0", "--no-stream"), ("worker",),
+                                     ("migrate",), ("createsuperuser", "--noinput")])
+def test_commands_refuse_to_start_without_a_secret(cli_env, tmp_path, missing, command):
+    env = {key: value for key, value in cli_env.items() if key not in (missing, "DEBUG")}
+
+    result = studiobook(*command, env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"studiobook: {missing} is not set: ")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    # Nothing was created: not even the data folder's database.
+    assert not (Path(cli_env["STUDIOBOOK_DATA_DIR"]) / "studiobook.sqlite3").exists()
 
 
 def test_import_bad_file_exits_non_zero_with_every_problem(cli_env, tmp_path):

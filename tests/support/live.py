@@ -92,11 +92,29 @@ def fresh_database_url(tmp_path: Path | str) -> Iterator[str]:
 
 # --- subprocesses -----------------------------------------------------------------------------
 
+# The secrets of the servers and scripts the tests start. Settings refuse to start without
+# them (outside the demo), so every subprocess is given them explicitly: the suite's own
+# (pyproject.toml [tool.pytest_env]) when set, else these, which are for tests only.
+TEST_SECRETS = {
+    "SECRET_KEY": "studiobook-tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+    "STUDIOBOOK_FIELD_ENCRYPTION_KEYS": "ILvAf2S-h8R73pWrESBrb4Qi_wR3AZVnvPlvBbYyimA=",
+    "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]",
+}
+
+
+def secrets_for_subprocess() -> dict[str, str]:
+    """``SECRET_KEY``, ``STUDIOBOOK_FIELD_ENCRYPTION_KEYS`` and ``ALLOWED_HOSTS`` for a
+    subprocess: this process's values, else ``TEST_SECRETS``."""
+    return {name: os.environ.get(name) or value for name, value in TEST_SECRETS.items()}
+
+
+
 def subprocess_env(url: str, **extra: str) -> dict[str, str]:
     """The environment for a Django subprocess on database ``url``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     data_dir = Path(tempfile.gettempdir()) / "studiobook-live-data"
     env.update(
+        **secrets_for_subprocess(),
         DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
         DATABASE_URL=url,
         STUDIOBOOK_DATA_DIR=env.get("STUDIOBOOK_DATA_DIR", str(data_dir)),

@@ -188,7 +188,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 from django.test import Client
 
-client = Client()
+client = Client(HTTP_HOST="localhost")  # a host in ALLOWED_HOSTS (not the test runner's)
 page = client.get("/accounts/login/").content.decode()
 redirect = client.post("/accounts/google/login/?process=login")
 target = urlsplit(redirect.headers.get("Location", ""))

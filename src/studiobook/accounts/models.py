@@ -12,6 +12,8 @@ import secrets
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
+from studiobook.accounts.encryption import EncryptedTextField
+
 
 class EmailUserManager(UserManager):
     """Creates users keyed by email (no username)."""
@@ -45,7 +47,8 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("email address", unique=True)
     name = models.CharField(max_length=150)
-    phone = models.CharField(max_length=32, blank=True)
+    # E.164 (accounts.services.normalize_phone), encrypted at rest.
+    phone = EncryptedTextField(max_length=32, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

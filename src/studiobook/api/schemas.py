@@ -356,8 +356,18 @@ class PaymentSummaryOut(Schema):
     payments: list[PaymentOut]
 
 
+class ArtistOut(Schema):
+    """Who booked. ``email`` and ``phone`` (E.164) are null unless you may see them: the
+    artist themself, the studio's admins, and the engineers assigned to this booking."""
+
+    name: str
+    email: str | None
+    phone: str | None
+
+
 class BookingOut(Schema):
     code: str
+    artist: ArtistOut
     studio: str
     status: str
     source: str

@@ -43,9 +43,46 @@ class CalendarSyncAdmin(admin.ModelAdmin):
         self.message_user(request, f"{done} sync(s) enqueued")
 
 
-class CalDAVAccountForm(forms.ModelForm):
-    password = forms.CharField(widget=forms.PasswordInput(render_value=True),
-                               help_text="an app-specific password")
+class WriteOnlyInput(forms.TextInput):
+    """A text input that never renders a value: what is stored is not sent back."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None, attrs)
+
+
+class SecretsForm(forms.ModelForm):
+    """Passwords and secret URLs are write-only (encrypted at rest, never rendered back): the
+    inputs are always empty, and left empty on a change they keep the stored value."""
+
+    secret_fields: tuple[str, ...] = ()
+    KEEP = "Stored encrypted and never shown; leave empty to keep it, or type a new one."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.secret_fields:
+            field = self.fields[name]
+            self.initial[name] = ""  # so an empty input is "unchanged"
+            if self.instance.pk:
+                field.required = False
+                if getattr(self.instance, name):
+                    field.help_text = self.KEEP
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk:
+            for name in self.secret_fields:
+                if not data.get(name) and name not in self._errors:
+                    data[name] = getattr(self.instance, name)
+        return data
+
+
+class CalDAVAccountForm(SecretsForm):
+    secret_fields = ("password",)
+    password = forms.CharField(max_length=500, widget=forms.PasswordInput(
+        render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="an app-specific password")
+    url = forms.CharField(max_length=500)
+    calendar_url = forms.CharField(max_length=500)
 
     class Meta:
         model = CalDAVAccount
@@ -58,8 +95,13 @@ class CalDAVAccountAdmin(admin.ModelAdmin):
     list_display = ("staff", "username", "calendar_url", "is_active", "updated_at")
 
 
-class ExternalCalendarForm(forms.ModelForm):
-    password = forms.CharField(widget=forms.PasswordInput(render_value=True), required=False)
+class ExternalCalendarForm(SecretsForm):
+    secret_fields = ("url", "password")
+    url = forms.CharField(max_length=1000, widget=WriteOnlyInput(attrs={"autocomplete": "off"}),
+                          help_text="an ICS address (it may be a secret address) or a CalDAV "
+                                    "calendar URL")
+    password = forms.CharField(max_length=500, required=False, widget=forms.PasswordInput(
+        render_value=False, attrs={"autocomplete": "new-password"}))
 
     class Meta:
         model = ExternalCalendar
@@ -70,8 +112,15 @@ class ExternalCalendarForm(forms.ModelForm):
 @admin.register(ExternalCalendar)
 class ExternalCalendarAdmin(admin.ModelAdmin):
     form = ExternalCalendarForm
-    list_display = ("__str__", "studio", "room", "staff", "kind", "status", "refreshed_at",
-                    "last_success_at", "short_error")
+    list_display = ("__str__", "studio", "room", "staff", "kind", "host", "status",
+                    "refreshed_at", "last_success_at", "short_error")
+
+    @admin.display(description="host")
+    def host(self, calendar: ExternalCalendar) -> str:
+        """Only the host of the address: the rest may be the secret."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(calendar.url).hostname or ""
     list_filter = ("status", "kind", "is_active")
     readonly_fields = ("status", "refreshed_at", "last_success_at", "last_error")
     actions = ["refresh"]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from studiobook.accounts.encryption import EncryptedTextField
 from studiobook.bookings.models import Booking
 from studiobook.studios.models import Room, StaffMember, Studio, StudioScopedQuerySet
 
@@ -98,14 +99,14 @@ class CalDAVAccount(models.Model):
 
     ``url`` is the server (or principal) URL used to sign in, ``calendar_url`` the calendar
     collection events are written to (discovered at connection when left empty). The
-    password is stored as given, so it should be an app-specific password that can be revoked
-    on its own (docs/calendars.md)."""
+    password is encrypted at rest (``accounts.encryption``) and never shown again; it should
+    be an app-specific password that can be revoked on its own (docs/calendars.md)."""
 
     staff = models.OneToOneField(StaffMember, on_delete=models.CASCADE,
                                  related_name="caldav_account")
     url = models.CharField(max_length=500)
     username = models.CharField(max_length=200)
-    password = models.CharField(max_length=500)
+    password = EncryptedTextField(max_length=500)
     calendar_url = models.CharField(max_length=500)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -190,9 +191,11 @@ class ExternalCalendar(models.Model):
                               related_name="external_calendars")
     name = models.CharField(max_length=120, blank=True)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ICS)
-    url = models.CharField(max_length=1000)
+    # A secret address (Google's, iCloud's) opens the calendar to anyone who has it: it and
+    # the password are encrypted at rest and never shown again (only the host is).
+    url = EncryptedTextField(max_length=1000)
     username = models.CharField(max_length=200, blank=True)
-    password = models.CharField(max_length=500, blank=True)
+    password = EncryptedTextField(max_length=500, blank=True)
     zone = models.CharField(max_length=64, blank=True,
                             help_text="IANA zone for all-day events; empty: the calendar's "
                                       "X-WR-TIMEZONE, else the studio's zone")

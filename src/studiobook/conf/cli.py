@@ -6,6 +6,12 @@ command COMMAND. Studiobook's own commands are ``serve``, ``demo``, ``import`` a
 ``sweep-holds`` (management commands in ``studiobook.studios.management.commands``); every
 other command (``migrate``, ``check``, ``createsuperuser``, ``shell``...) is Django's, as
 with ``manage.py``.
+
+Every command needs ``SECRET_KEY``, ``STUDIOBOOK_FIELD_ENCRYPTION_KEYS`` and
+``ALLOWED_HOSTS`` in the environment and stops at once, saying which is missing, without
+them (docs/security.md). ``demo`` is the exception: it runs as the demo
+(``STUDIOBOOK_DEMO=1``), which makes its own secrets once, keeps them in the data folder and
+reuses them on the next run, and answers on the loopback names only.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import sys
 SETTINGS_MODULE = "studiobook.conf.settings"
 
 # CLI name -> management command name, where they differ.
-ALIASES = {"import": "import_studio", "sweep-holds": "sweep_holds"}
+ALIASES = {"import": "import_studio", "sweep-holds": "sweep_holds",
+           "rotate-encryption-keys": "rotate_encryption_keys"}
 
 USAGE = """\
 usage: studiobook COMMAND [options]
@@ -35,14 +42,22 @@ Commands:
   sweep-holds   mark expired holds as expired and print how many
   worker        run background tasks (emails, calendar sync, balance charges) and
                   scheduled jobs (hold sweeps, reminders, feed refreshes)
+  rotate-encryption-keys
+                re-encrypt stored phone numbers and calendar secrets with the first
+                  key of STUDIOBOOK_FIELD_ENCRYPTION_KEYS [--check] (docs/security.md)
   help          list every command, Django's included (check, createsuperuser, shell, ...)
 
 `studiobook COMMAND --help` shows a command's options; any other COMMAND runs the Django
 management command of that name.
 
 Environment: DATABASE_URL (default SQLite in $STUDIOBOOK_DATA_DIR, default ./data),
-SECRET_KEY, DEBUG, ALLOWED_HOSTS, LOG_LEVEL.
+SECRET_KEY, STUDIOBOOK_FIELD_ENCRYPTION_KEYS and ALLOWED_HOSTS (required, except for
+`demo`, which makes and keeps its own in the data folder; docs/security.md), DEBUG,
+LOG_LEVEL.
 """
+
+# Commands that run as the demo: secrets of their own in the data folder, loopback hosts.
+DEMO_COMMANDS = {"demo"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +68,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+    if args[0] in DEMO_COMMANDS:
+        # Inherited by the worker the demo starts, so it reads the same kept secrets.
+        os.environ["STUDIOBOOK_DEMO"] = "1"
 
     import django
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:
+        # A missing secret or host list: say what to set, without a traceback.
+        sys.stderr.write(f"studiobook: {error}\n")
+        return 2
     command = ALIASES.get(args[0], args[0])
     execute_from_command_line(["studiobook", command, *args[1:]])
     return 0

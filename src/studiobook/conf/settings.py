@@ -7,6 +7,11 @@ imported (that is, at process start):
   ``postgres://user@host:5432/name`` switches to PostgreSQL (psycopg 3).
 - ``STUDIOBOOK_DATA_DIR``: where the embedded database lives (default ``./data``).
 - ``SECRET_KEY``, ``DEBUG`` (``1``/``0``), ``ALLOWED_HOSTS`` (comma separated).
+  ``SECRET_KEY`` and ``STUDIOBOOK_FIELD_ENCRYPTION_KEYS`` (comma separated Fernet keys: the
+  first encrypts, all decrypt; docs/security.md) are required: without them the process
+  refuses to start, unless ``DEBUG`` is on or it is the demo (``STUDIOBOOK_DEMO=1``, set by
+  ``studiobook demo``), which generate them once and keep them in the data folder.
+  ``ALLOWED_HOSTS`` is required likewise; the demo and DEBUG default to the loopback names.
 - ``STUDIOBOOK_MAX_BODY_BYTES``: the largest JSON body the API accepts (default 64 KiB).
 """
 
@@ -16,6 +21,14 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from studiobook.conf.local_secrets import (
+    LOOPBACK_HOSTS,
+    encryption_keys_from,
+    local_encryption_key,
+    local_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("STUDIOBOOK_DATA_DIR", "data")).resolve()
@@ -28,9 +41,43 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "studiobook-insecure-development-key-change-me")
 DEBUG = _flag("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+# The demo (`studiobook demo` sets it) and development (DEBUG) run without an operator's
+# secrets: they make their own, once, in the data folder. Anything else must be given them.
+STUDIOBOOK_DEMO = _flag("STUDIOBOOK_DEMO", False)
+_LOCAL = STUDIOBOOK_DEMO or DEBUG
+_NOT_LOCAL_HINT = ("(or run `studiobook demo`, or set DEBUG=1 on a development machine; "
+                   "docs/security.md)")
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if not _LOCAL:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: set it to a long random value, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` "
+            + _NOT_LOCAL_HINT)
+    SECRET_KEY = local_secret_key(DATA_DIR)
+
+# Keys of the encrypted model fields (phone numbers, calendar passwords and secret URLs):
+# Fernet keys, the first encrypts, every one decrypts (studiobook.accounts.encryption).
+STUDIOBOOK_FIELD_ENCRYPTION_KEYS = encryption_keys_from(
+    os.environ.get("STUDIOBOOK_FIELD_ENCRYPTION_KEYS", ""), name="STUDIOBOOK_FIELD_ENCRYPTION_KEYS")
+if not STUDIOBOOK_FIELD_ENCRYPTION_KEYS:
+    if not _LOCAL:
+        raise ImproperlyConfigured(
+            "STUDIOBOOK_FIELD_ENCRYPTION_KEYS is not set: set it to a key made by "
+            "`python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'` " + _NOT_LOCAL_HINT)
+    STUDIOBOOK_FIELD_ENCRYPTION_KEYS = [local_encryption_key(DATA_DIR)]
+
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+if not ALLOWED_HOSTS:
+    if not _LOCAL:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS is not set: set it to the host names this site answers to, comma "
+            "separated (e.g. bookings.example.com); links in emails (password resets, "
+            "confirmations) are built from the request's Host " + _NOT_LOCAL_HINT)
+    ALLOWED_HOSTS = list(LOOPBACK_HOSTS)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

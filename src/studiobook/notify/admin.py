@@ -9,7 +9,8 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("id", "template", "channel", "status", "user", "booking", "attempts",
                     "created_at", "sent_at")
     list_filter = ("status", "channel", "template")
-    search_fields = ("key", "recipient", "booking__code", "user__email")
+    # The recipient is encrypted at rest: found by its exact address or E.164 number ("=").
+    search_fields = ("key", "=recipient", "booking__code", "user__email")
     readonly_fields = [f.name for f in Notification._meta.fields]
     actions = ["resend_failed"]
 

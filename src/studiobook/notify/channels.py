@@ -164,10 +164,20 @@ class TwilioSMS:
             # 4xx (bad number, opted out, ...) will fail the same way again; 429 and 5xx
             # are worth retrying. https://www.twilio.com/docs/api/errors
             raise DeliveryError(
-                f"Twilio error {error.code} (HTTP {error.status}): {error.msg}"
+                f"Twilio error {error.code} (HTTP {error.status}): "
+                f"{without_number(str(error.msg), to)}"
                 + (f" https://www.twilio.com/docs/errors/{error.code}" if error.code else ""),
                 is_permanent=400 <= error.status < 500 and error.status != 429) from error
         return message.sid
+
+
+def without_number(text: str, number: str) -> str:
+    """``text`` with the phone ``number`` (with or without its +) replaced by
+    ``<recipient>``: provider errors quote the number, and the error is stored in clear
+    beside the encrypted recipient (``Notification.error``)."""
+    for form in sorted({number, number.lstrip("+")} - {""}, key=len, reverse=True):
+        text = text.replace(form, "<recipient>")
+    return text
 
 
 _sms_override: SMSChannel | None = None

@@ -14,6 +14,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from studiobook.accounts.encryption import EncryptedTextField
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -38,7 +40,8 @@ class Notification(models.Model):
     distinct>"``, e.g. the start time for a reminder) and is unique: creating it again returns
     the existing row. ``payload`` holds the template variables as rendered for the user (the
     studio's zone, the user's language), so a retry sends exactly what was first queued.
-    ``recipient`` is the address or number it went to; ``provider_message_id`` what the
+    ``recipient`` is the address or number it went to (encrypted at rest: filter it by its
+    exact value only); ``provider_message_id`` what the
     provider called it (the SMTP Message-ID, Twilio's ``SM...`` sid); ``ics_method`` the
     METHOD of the calendar invite attached (``REQUEST``/``CANCEL``), if any."""
 
@@ -62,7 +65,8 @@ class Notification(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
-    recipient = models.CharField(max_length=254, blank=True)
+    # An address or a phone number: encrypted at rest, searchable by its exact value.
+    recipient = EncryptedTextField(max_length=254, blank=True, searchable=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     ics_method = models.CharField(max_length=16, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True,

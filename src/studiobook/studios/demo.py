@@ -25,6 +25,10 @@ from studiobook.studios.models import Membership, Room, Service, StaffMember, St
 DEMO_STUDIO_FILE = Path(__file__).resolve().parent.parent / "demo" / "studio.toml"
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@studiobook.test", "studiobook-admin"
 ARTIST_EMAIL, ARTIST_PASSWORD = "artist@studiobook.test", "studiobook-artist"
+ARTIST_PHONE = "+14165550100"  # a fictional 555 number (stored encrypted, like any phone)
+# The platform operator (Django admin, /admin/): a login of its own, not the studio admin, so
+# that a studio's admin never holds platform-wide powers (every studio, every user).
+OPERATOR_EMAIL, OPERATOR_PASSWORD = "operator@studiobook.test", "studiobook-operator"
 STAFF_PASSWORD = "studiobook-staff"
 ATTEMPTS = 3  # matching days tried per planned booking before giving up on it
 
@@ -109,15 +113,19 @@ def next_offset_change(zone: ZoneInfo, after: datetime, *, within_days: int = 40
     return None
 
 
-def _ensure_user(email: str, name: str, password: str, *, operator: bool = False):
-    """Get or create a user; a new one gets ``password``. ``operator`` users may sign in to
-    the Django admin (/admin/)."""
+def _ensure_user(email: str, name: str, password: str, *, operator: bool = False,
+                 phone: str = ""):
+    """Get or create a user; a new one gets ``password`` (and ``phone``). Only ``operator``
+    users are platform operators (``is_staff`` and ``is_superuser``: the Django admin); any
+    other demo user is made not one, also in a demo database loaded by an older version
+    (where the studio admin was the operator)."""
     User = get_user_model()
     user = User.objects.filter(email=email).first()
     if user is None:
-        user = User.objects.create_user(email=email, password=password, name=name)
-    if operator and not (user.is_staff and user.is_superuser):
-        user.is_staff = user.is_superuser = True
+        user = User.objects.create_user(email=email, password=password, name=name,
+                                        phone=phone)
+    if (user.is_staff, user.is_superuser) != (operator, operator):
+        user.is_staff = user.is_superuser = operator
         user.save(update_fields=["is_staff", "is_superuser"])
     return user
 
@@ -171,7 +179,7 @@ def load_demo(now: datetime | None = None) -> DemoSummary:
     """
     now = now or timezone.now()
     spec = parse_studio_file(DEMO_STUDIO_FILE)
-    emails = [ADMIN_EMAIL, ARTIST_EMAIL, *(s.email for s in spec.staff)]
+    emails = [ADMIN_EMAIL, ARTIST_EMAIL, *(s.email for s in spec.staff), OPERATOR_EMAIL]
     existing = set(get_user_model().objects.filter(email__in=emails)
                    .values_list("email", flat=True))
     studio = Studio.objects.filter(slug=spec.slug).first()
@@ -179,15 +187,18 @@ def load_demo(now: datetime | None = None) -> DemoSummary:
     if studio_created:
         studio = write_studio(spec, source=str(DEMO_STUDIO_FILE)).studio
 
-    admin = _ensure_user(ADMIN_EMAIL, "Northside Admin", ADMIN_PASSWORD, operator=True)
-    _ensure_user(ARTIST_EMAIL, "Demo Artist", ARTIST_PASSWORD)
+    admin = _ensure_user(ADMIN_EMAIL, "Northside Admin", ADMIN_PASSWORD)
+    _ensure_user(ARTIST_EMAIL, "Demo Artist", ARTIST_PASSWORD, phone=ARTIST_PHONE)
+    _ensure_user(OPERATOR_EMAIL, "Platform Operator", OPERATOR_PASSWORD, operator=True)
     Membership.objects.get_or_create(studio=studio, user=admin,
                                      defaults={"role": Membership.Role.ADMIN})
     roles = dict(Membership.objects.filter(studio=studio).values_list("user__email", "role"))
-    logins = [DemoLogin(ADMIN_EMAIL, ADMIN_PASSWORD, "studio admin + Django admin"),
+    logins = [DemoLogin(ADMIN_EMAIL, ADMIN_PASSWORD, "studio admin"),
               DemoLogin(ARTIST_EMAIL, ARTIST_PASSWORD, "artist")]
     logins += [DemoLogin(s.email, STAFF_PASSWORD, f"engineer, {roles.get(s.email, 'staff')}")
                for s in spec.staff]
+    logins.append(DemoLogin(OPERATOR_EMAIL, OPERATOR_PASSWORD,
+                            "platform operator (Django admin only)"))
     users_created = [e for e in emails if e not in existing]
     _mark_verified(emails)
 

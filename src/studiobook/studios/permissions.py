@@ -49,3 +49,24 @@ def require_team(user, studio: Studio) -> None:
     """Raises Forbidden unless ``user`` is staff or admin of ``studio``."""
     if not is_team(user, studio):
         raise Forbidden("this action needs a staff or admin role at the studio")
+
+
+def can_view_contact(user, booking) -> bool:
+    """Whether ``user`` may see the contact details (email address, phone number) of
+    ``booking``'s artist: the artist themself, an admin of the booking's studio (platform
+    superusers included), or an engineer assigned to that booking. Other staff of the studio
+    see the artist's name only (recording-studio-prd.md section 14: least privilege).
+
+    Uses ``booking.assignments`` with their ``staff`` (prefetch ``assignments__staff`` when
+    asking for many bookings)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if booking.user_id == user.id:
+        return True
+    # role_of needs the studio's key only: no query for booking.studio per row of a list.
+    role = role_of(user, Studio(pk=booking.studio_id))
+    if role == ADMIN:
+        return True
+    if role != STAFF:
+        return False
+    return any(assignment.staff.user_id == user.id for assignment in booking.assignments.all())

@@ -85,14 +85,14 @@ def list_bookings(request, slug: str, status: str = "", limit: int = 200):
             raise InvalidInput(f"status must be one of {', '.join(Booking.Status.values)}",
                                field="status", rule="choice")
         rows = rows.filter(status=status)
-    return [booking_out(b) for b in rows[: max(1, min(limit, 500))]]
+    return [booking_out(b, viewer=request.user) for b in rows[: max(1, min(limit, 500))]]
 
 
 def _act(request, slug: str, code: str, action, **kwargs) -> dict:
     studio = get_studio(slug)
     booking = get_booking_for(request.user, code, studio=studio)
     action(actor=request.user, booking=booking, **kwargs)
-    return booking_out(bookings_queryset().get(pk=booking.pk))
+    return booking_out(bookings_queryset().get(pk=booking.pk), viewer=request.user)
 
 
 @router.post(PREFIX + "/bookings/{code}/approve", response=BookingOut)
@@ -128,7 +128,7 @@ def refund(request, slug: str, code: str, payload: RefundIn):
     booking = get_booking_for(request.user, code, studio=studio)
     payments.admin_refund(actor=request.user, booking=booking,
                           amount_minor=payload.amount_cents, reason=payload.reason)
-    return booking_out(bookings_queryset().get(pk=booking.pk))
+    return booking_out(bookings_queryset().get(pk=booking.pk), viewer=request.user)
 
 
 @router.post(PREFIX + "/bookings/{code}/payments", response=BookingOut)
@@ -138,7 +138,7 @@ def record_payment(request, slug: str, code: str, payload: OfflinePaymentIn):
     booking = get_booking_for(request.user, code, studio=studio)
     payments.record_offline_payment(actor=request.user, booking=booking,
                                     amount_minor=payload.amount_cents, note=payload.note)
-    return booking_out(bookings_queryset().get(pk=booking.pk))
+    return booking_out(bookings_queryset().get(pk=booking.pk), viewer=request.user)
 
 
 @router.get(PREFIX + "/payouts.csv")

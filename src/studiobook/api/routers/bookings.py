@@ -57,12 +57,12 @@ def create_booking(request, payload: BookingIn):
         override=payload.override, add_ons=add_ons_of(studio, payload.add_ons),
         source=Booking.Source.ADMIN if payload.override else Booking.Source.WEB,
     )
-    return Status(201, booking_out(bookings_queryset().get(pk=booking.pk)))
+    return Status(201, booking_out(bookings_queryset().get(pk=booking.pk), viewer=request.user))
 
 
 @router.get("/bookings/{code}", response=BookingOut)
 def booking_detail(request, code: str):
-    return booking_out(get_booking_for(request.user, code))
+    return booking_out(get_booking_for(request.user, code), viewer=request.user)
 
 
 def _preview_out(preview) -> dict:
@@ -84,7 +84,7 @@ def cancel_booking(request, code: str, payload: CancelIn):
         actor=request.user, booking=booking, reason=payload.reason,
         expected_refund_minor=payload.expected_refund_cents)
     return {"preview": _preview_out(preview),
-            "booking": booking_out(bookings_queryset().get(pk=booking.pk))}
+            "booking": booking_out(bookings_queryset().get(pk=booking.pk), viewer=request.user)}
 
 
 @router.post("/bookings/{code}/reschedule", response=RescheduleOut)
@@ -104,7 +104,8 @@ def reschedule_booking(request, code: str, payload: RescheduleIn):
                         "room_id": preview.room_id, "staff_ids": list(preview.staff_ids),
                         "is_free": preview.is_free, "fee_cents": preview.fee_minor,
                         "summary": preview.summary},
-            "booking": booking_out(bookings_queryset().get(pk=moved.pk)) if moved else None}
+            "booking": (booking_out(bookings_queryset().get(pk=moved.pk), viewer=request.user)
+                        if moved else None)}
 
 
 @router.post("/bookings/{code}/pay", response=PaymentOut)
@@ -122,5 +123,5 @@ def my_bookings(request):
     first)."""
     upcoming, past = split_upcoming_past(bookings_queryset().filter(user=request.user),
                                          timezone.now())
-    return {"upcoming": [booking_out(b) for b in upcoming],
-            "past": [booking_out(b) for b in past]}
+    return {"upcoming": [booking_out(b, viewer=request.user) for b in upcoming],
+            "past": [booking_out(b, viewer=request.user) for b in past]}

@@ -9,6 +9,7 @@ from studiobook.bookings.queries import visible_booking
 from studiobook.payments.services import capture_deadline, paid_minor, payment_state
 from studiobook.studios.errors import NotFound
 from studiobook.studios.models import Studio
+from studiobook.studios.permissions import can_view_contact
 
 
 def get_studio(slug: str) -> Studio:
@@ -25,7 +26,7 @@ def get_in_studio(model: type[Model], studio: Studio, pk: int, field: str = "id"
     return row
 
 
-BOOKING_RELATED = ("studio", "service")
+BOOKING_RELATED = ("studio", "service", "user")
 BOOKING_PREFETCH = ("assignments__staff", "line_items", "payments")
 
 
@@ -46,9 +47,21 @@ def get_booking_for(user, code: str, studio: Studio | None = None) -> Booking:
     return booking
 
 
-def booking_out(booking: Booking) -> dict:
+def artist_out(booking: Booking, viewer) -> dict:
+    """The booking's artist as ``viewer`` may see them: the name always, the email address
+    and phone number only when ``can_view_contact`` (else null)."""
+    user = booking.user
+    if can_view_contact(viewer, booking):
+        return {"name": user.name, "email": user.email, "phone": user.phone or None}
+    return {"name": user.name, "email": None, "phone": None}
+
+
+def booking_out(booking: Booking, *, viewer) -> dict:
+    """The API's view of ``booking`` for ``viewer`` (the signed-in user: it decides whether
+    the artist's contact details are included)."""
     return {
         "code": booking.code,
+        "artist": artist_out(booking, viewer),
         "studio": booking.studio.slug,
         "status": booking.status,
         "source": booking.source,

@@ -42,6 +42,7 @@ from studiobook.bookings.strip import clock_label, day_label, session_label, spa
 from studiobook.payments import services as payments
 from studiobook.studios.errors import DomainError, http_status
 from studiobook.studios.models import AuditLog, Membership, Studio
+from studiobook.studios.permissions import is_admin
 from studiobook.web.common import (
     add_domain_error,
     local_day_bounds,
@@ -425,7 +426,8 @@ def bookings(request, studio: Studio):
             rows = rows.filter(assignments__staff=data["engineer"])
         if data.get("q"):
             text = data["q"].strip()
-            rows = rows.filter(Q(code__icontains=text) | Q(user__email__icontains=text))
+            rows = rows.filter(Q(code__icontains=text) | _email_search(request.user, studio,
+                                                                      text))
         is_filtered = any(data.get(name) for name in form.fields)
     page = Paginator(rows, BOOKINGS_PER_PAGE).get_page(request.GET.get("page"))
     for booking in page.object_list:
@@ -437,6 +439,18 @@ def bookings(request, studio: Studio):
         "studio": studio, "section": "bookings", "nav": "dashboard", "form": form,
         "page": page, "query": query.urlencode(), "is_filtered": is_filtered,
     }, status=status)
+
+
+def _email_search(user, studio: Studio, text: str) -> Q:
+    """The artist-email part of the bookings search: over every booking for an admin, over
+    the user's own sessions for other staff, who may not see other artists' addresses
+    (``can_view_contact``), so the search cannot tell them either."""
+    matches = Q(user__email__icontains=text)
+    if is_admin(user, studio):
+        return matches
+    return matches & Q(pk__in=Booking.objects.filter(studio=studio,
+                                                     assignments__staff__user=user)
+                       .values("pk"))
 
 
 # --- one booking -----------------------------------------------------------------------------

@@ -5,6 +5,8 @@
   H:i" }}`` or a ``{% timezone studio.time_zone %}`` block (storage and the core are UTC).
 - ``{% status_chip booking.status %}``: the chip a status shows as (Awaiting approval,
   Confirmed, Canceled, Rejected, Completed, No-show).
+- ``{% if booking|shows_contact:user %}``: whether ``user`` may see the artist's email and
+  phone (``studios.permissions.can_view_contact``).
 - ``{% field form.name %}``: a labelled input with its help text and its errors next to it,
   wired with ``aria-describedby`` and ``aria-invalid``.
 """
@@ -15,8 +17,15 @@ from django import template
 
 from studiobook.bookings.models import Booking, Hold
 from studiobook.scheduling.money import format_money
+from studiobook.studios.permissions import can_view_contact
 
 register = template.Library()
+
+
+@register.filter
+def shows_contact(booking, user) -> bool:
+    """``{% if booking|shows_contact:request.user %}``: ``can_view_contact(user, booking)``."""
+    return can_view_contact(user, booking)
 
 # Booking statuses by their model labels; holds by what an artist would call them.
 STATUS_LABELS = {

@@ -79,7 +79,7 @@ class Command(BaseCommand):
         write(f"Dashboard:     {base}/dashboard/{studio.slug}/ (sign in as the admin)")
         write(f"API docs:      {base}/api/docs")
         write(f"OpenAPI:       {base}/api/openapi.json")
-        write(f"Django admin:  {base}/admin/")
+        write(f"Django admin:  {base}/admin/ (sign in as the platform operator)")
         if server["stream_port"] is not None:
             write(f"Live stream:   {base}/api/studios/{studio.slug}/availability/stream "
                   "(Server-Sent Events, docs/live-availability.md)")
