@@ -14,7 +14,8 @@ What it does, in order (``recover``):
 
 1. ``repair_missing_payments``: a booking that blocks time (awaiting approval or confirmed)
    with a price but no payment row (stored before payment rows were written in the booking's
-   transaction) gets its rows, as ``create_payment_rows`` would have written them.
+   transaction) gets its rows, as ``create_payment_rows`` would have written them, and its
+   due-now payment is opened.
 2. due-now payments written but never opened: opened (``open_unopened_payment``);
 3. confirmed bookings whose card authorization was never captured (the approval's process
    died before ``capture``): captured;
@@ -59,7 +60,8 @@ def grace() -> timedelta:
 def repair_missing_payments(*, now: datetime | None = None) -> int:
     """Give every blocking, priced booking without a payment row its rows
     (``services.create_payment_rows``), each under the booking's row lock; returns how many
-    bookings were repaired. Their due-now payments are opened by ``recover``'s next step."""
+    bookings were repaired. Their due-now payments are then opened at the gateway (the
+    idempotency key is the new payment's, so this too can be interrupted and resumed)."""
     now = now or timezone.now()
     candidates = list(Booking.objects.filter(status__in=BLOCKING, total_minor__gt=0,
                                              payments__isnull=True)
@@ -69,8 +71,10 @@ def repair_missing_payments(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             booking = (Booking.objects.select_for_update().select_related("studio")
                        .filter(pk=booking_id, status__in=BLOCKING).first())
-            if booking is not None and services.create_payment_rows(booking, now=now):
-                repaired += 1
+            if booking is None or services.create_payment_rows(booking, now=now) is None:
+                continue
+        repaired += 1
+        services.open_unopened_payment(booking)  # after the rows committed
     if repaired:
         logger.warning("payments recovery: gave %s bookings their missing payment rows",
                        repaired)
