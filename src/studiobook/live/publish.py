@@ -61,7 +61,8 @@ def record_change(event) -> int:
         if notify:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_notify(%s, %s)", [conf.NOTIFY_CHANNEL, str(change.id)])
-    transaction.on_commit(lambda: _publish_on_redis(change.id))
+    if conf.redis_url():
+        transaction.on_commit(lambda: _publish_on_redis(change.id))
     return change.id
 
 
