@@ -266,3 +266,43 @@ def test_a_no_show_leaves_the_calendar_and_a_completed_session_stays(
     assert event["UID"] == f"{done.code}@studiobook"
     assert (sync_row(missed, world.eve).status, sync_row(done, world.eve).status) == (
         "deleted", "synced")
+
+
+def test_killed_at_the_commit_the_push_is_requested_and_the_sweep_does_it_once(
+        world, radicale, calendars, immediate_tasks, django_capture_on_commit_callbacks,
+        settings):
+    """Nothing after the booking's commit ran (issue 9 section 3): its CalendarSync row was
+    written in the booking's transaction, marked requested; the sweep pushes it once."""
+    import time_machine
+
+    settings.STUDIOBOOK_RECOVERY_GRACE_SECONDS = 60
+    connect(world, radicale, calendars, "eve")
+    with time_machine.travel(NOW, tick=False):
+        with django_capture_on_commit_callbacks(execute=False):
+            booking = book(world)
+        row = sync_row(booking, world.eve)
+        assert (row.status, row.requested_at, row.href) == ("pending", NOW, "")
+        assert caldav_sync.recover_calendar_syncs(now=NOW + timedelta(seconds=30)) == 0
+    assert remote_events(radicale, calendars, "eve") == {}
+
+    assert caldav_sync.recover_calendar_syncs(now=NOW + timedelta(seconds=61)) == 1
+    href, _, event = only_remote_event(radicale, calendars, "eve")
+    assert event["UID"] == f"{booking.code}@studiobook"
+    row = sync_row(booking, world.eve)
+    assert (row.status, row.href, row.requested_at) == ("synced", href, None)
+    assert caldav_sync.recover_calendar_syncs(now=NOW + timedelta(hours=1)) == 0
+
+
+def test_an_overdue_calendar_retry_is_enqueued_again(world, radicale, calendars, dummy_tasks,
+                                                     settings):
+    settings.STUDIOBOOK_RECOVERY_GRACE_SECONDS = 60
+    connect(world, radicale, calendars, "eve")
+    booking = book(world)
+    CalendarSync.objects.filter(booking=booking).update(
+        status="failed", attempts=2, requested_at=None, next_attempt_at=NOW)
+    before = len(sync_tasks(dummy_tasks))
+    assert caldav_sync.recover_calendar_syncs(now=NOW + timedelta(seconds=59)) == 0
+    assert caldav_sync.recover_calendar_syncs(now=NOW + timedelta(seconds=61)) == 1
+    [task] = sync_tasks(dummy_tasks)[before:]
+    assert task.args == [booking.id, 3]
+    assert sync_row(booking, world.eve).next_attempt_at == NOW + timedelta(seconds=61)

@@ -15,7 +15,7 @@ from tests.support.factories import NOW
 
 def test_the_handlers_are_subscribed():
     for name, handler in HANDLERS.items():
-        assert handler in events._handlers[name], name
+        assert handler in events._in_transaction_handlers[name], name
 
 
 def test_rejection_says_why_and_what_is_refunded(world, book, committed):

@@ -1,11 +1,21 @@
 """Booking events: what happened to a booking, a hold or a resource's availability, handed to
-the side-effect handlers (notifications, calendar sync, live availability) after the
-transaction commits (ARCHITECTURE.md principle 6).
+the side-effect handlers (notifications, calendar sync, live availability; ARCHITECTURE.md
+principle 6).
 
-The booking services call ``publish``; apps register handlers with ``subscribe`` in their
-``AppConfig.ready()``. Handlers should be quick (they run in the request, after commit):
-enqueue a task and return. A failing handler is logged and never undoes the booking nor stops
-the other handlers.
+The booking services call ``publish`` inside their transaction; apps register handlers in
+their ``AppConfig.ready()`` in one of two ways:
+
+- ``subscribe_in_transaction``: the handler runs at once, inside the publishing transaction
+  (in a savepoint of its own), and writes the rows the change needs (Notification rows,
+  CalendarSync rows, the outbox row), enqueuing their tasks with ``jobs.enqueue_after_commit``.
+  The rows commit with the booking or not at all, so a process killed between the commit and
+  the enqueue leaves rows that a periodic sweep finds again (issue 9 section 3). Only quick
+  database writes belong here: no network call.
+- ``subscribe``: the handler runs after the transaction commits, in the request (nothing that
+  must survive a crash).
+
+A failing handler is logged and never undoes the booking nor stops the other handlers (an
+in-transaction one is rolled back to its savepoint).
 
 Event names and their ``data``:
 
@@ -41,6 +51,7 @@ class Event:
 
 Handler = Callable[[Event], None]
 _handlers: dict[str, list[Handler]] = defaultdict(list)
+_in_transaction_handlers: dict[str, list[Handler]] = defaultdict(list)
 
 
 def subscribe(name: str, handler: Handler) -> None:
@@ -49,11 +60,19 @@ def subscribe(name: str, handler: Handler) -> None:
         _handlers[name].append(handler)
 
 
+def subscribe_in_transaction(name: str, handler: Handler) -> None:
+    """Call ``handler(event)`` inside the publishing transaction, in a savepoint, for each
+    event ``name`` (``"*"`` for all). For handlers that write rows only."""
+    if handler not in _in_transaction_handlers[name]:
+        _in_transaction_handlers[name].append(handler)
+
+
 def publish(name: str, *, studio_id: int, booking_id: int | None = None, **data) -> None:
-    """Hand ``name`` to its handlers once the current transaction commits (at once when
-    there is none)."""
+    """Run the in-transaction handlers of ``name`` now, and hand it to the other handlers
+    once the current transaction commits (at once when there is none)."""
     event = Event(name=name, studio_id=studio_id, booking_id=booking_id, data=data)
-    transaction.on_commit(lambda: dispatch(event))
+    _run(_in_transaction_handlers, event, savepoint=True)
+    transaction.on_commit(lambda: _run(_handlers, event, savepoint=False))
 
 
 def publish_availability(studio_id: int, spans, *, booking_id: int | None = None) -> None:
@@ -70,8 +89,19 @@ def publish_availability(studio_id: int, spans, *, booking_id: int | None = None
 
 
 def dispatch(event: Event) -> None:
-    for handler in [*_handlers.get(event.name, ()), *_handlers.get("*", ())]:
+    """Hand ``event`` to every handler now, in-transaction ones first (a replay: handlers
+    are idempotent)."""
+    _run(_in_transaction_handlers, event, savepoint=True)
+    _run(_handlers, event, savepoint=False)
+
+
+def _run(registry: dict[str, list[Handler]], event: Event, *, savepoint: bool) -> None:
+    for handler in [*registry.get(event.name, ()), *registry.get("*", ())]:
         try:
-            handler(event)
+            if savepoint:
+                with transaction.atomic():
+                    handler(event)
+            else:
+                handler(event)
         except Exception:
             logger.exception("handler %r failed for %s", handler, event.name)

@@ -362,7 +362,9 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
     The price is the quote (``bookings.pricing``: lines, add-ons, fees, taxes, deposit) and
     it and the policies are snapshotted on the booking. ``artist`` (a User; admins only) is
     whom a studio books for: the booking, its emails and its payment are theirs; by default
-    the booking is ``actor``'s. After commit, billing opens its payment. Raises
+    the booking is ``actor``'s. Its payment rows are written in the booking's transaction
+(``billing().record_create``); after commit billing opens the payment at the gateway (a
+sweep does it if this process dies first). Raises
     SlotUnavailable, HoldNotActive, Forbidden, InvalidInput, NotFound, ResourceBusy.
     """
     now = now or timezone.now()
@@ -435,6 +437,8 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
             ])
             _insert_allocations(studio=studio, reservation=reservation, booking=booking,
                                 override=override)
+            # Its payment rows commit with it (a crash after commit cannot lose them).
+            billing().record_create(booking)
             audit.record(studio=studio, actor=actor,
                          action="booking.override" if override else "booking.create",
                          entity="booking", entity_id=booking.code,
@@ -454,9 +458,11 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
 
 
 def _transition(*, actor, booking: Booking, action: str, reason: str = "",
-                now: datetime | None = None, details: dict | None = None, **fields) -> Booking:
+                now: datetime | None = None, details: dict | None = None,
+                within: Callable[[Booking], None] | None = None, **fields) -> Booking:
     """Move ``booking`` by ``action`` under a row lock, release its allocations when the new
-    status no longer blocks, and audit the change."""
+    status no longer blocks, and audit the change. ``within(booking)`` runs inside the same
+    transaction after the change (the rows the change needs, e.g. reserved refunds)."""
     now = now or timezone.now()
     with transaction.atomic(durable=True):
         booking = Booking.objects.select_for_update().select_related("studio").get(
@@ -467,6 +473,8 @@ def _transition(*, actor, booking: Booking, action: str, reason: str = "",
         for name, value in fields.items():
             setattr(booking, name, value)
         booking.save(update_fields=["status", "status_reason", "updated_at", *fields])
+        if within is not None:
+            within(booking)
         if not booking.is_blocking:
             booking.allocations.update(is_blocking=False)
             events.publish_availability(booking.studio_id,
@@ -503,7 +511,9 @@ def reject_booking(*, actor, booking: Booking, reason: str = "",
     # Everything paid goes back; the event carries the figure so messages need not redo it.
     refund = billing().paid_minor(booking)
     booking = _transition(actor=actor, booking=booking, action="reject", reason=reason, now=now,
-                          details={"refund_minor": refund})
+                          details={"refund_minor": refund},
+                          within=lambda locked: billing().record_cancel(
+                              locked, actor, refund, "booking rejected"))
     billing().after_reject(booking, actor)
     return booking
 
@@ -558,7 +568,9 @@ def cancel_booking(*, actor, booking: Booking, reason: str = "",
             extra={"refund_cents": preview.refund_minor})
     booking = _transition(actor=actor, booking=booking, action="cancel", reason=reason, now=now,
                           details={"refund_minor": preview.refund_minor,
-                                   "refund_percent": preview.refund_percent})
+                                   "refund_percent": preview.refund_percent},
+                          within=lambda locked: billing().record_cancel(
+                              locked, actor, preview.refund_minor, "booking canceled"))
     billing().after_cancel(booking, actor, preview.refund_minor)
     return booking, preview
 
@@ -659,6 +671,7 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
                 [BookingStaff(booking=locked, staff_id=s) for s in reservation.staff_ids])
             _insert_allocations(studio=studio, reservation=reservation, booking=locked,
                                 override=locked.is_override)
+            billing().record_reschedule(locked, preview.fee_minor)
             audit.record(studio=studio, actor=actor, action="booking.reschedule",
                          entity="booking", entity_id=locked.code,
                          diff={"start_at": [old["start_at"], locked.start_at.isoformat()],

@@ -20,7 +20,14 @@ class CalendarsConfig(AppConfig):
         from studiobook.jobs import register_periodic
 
         for name in handlers.EVENTS:
-            events.subscribe(name, handlers.on_booking_event)
+            events.subscribe_in_transaction(name, handlers.on_booking_event)
         register_busy_source(external.busy_source)
         register_periodic("calendars.refresh_external", external.REFRESH_EVERY_SECONDS,
                           external.refresh_due)
+
+        from django.conf import settings
+
+        from studiobook.calendars.caldav_sync import recover_calendar_syncs
+
+        register_periodic("calendars.recover", settings.STUDIOBOOK_RECOVERY_SWEEP_SECONDS,
+                          recover_calendar_syncs)

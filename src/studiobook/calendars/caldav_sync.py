@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.utils import timezone
@@ -121,6 +121,53 @@ def needs_sync(booking_id: int) -> bool:
     return bool(staff_ids) and any(p.accounts_for(staff_ids) for p in providers())
 
 
+def request_sync(booking: Booking, *, now: datetime | None = None) -> int:
+    """Inside the booking's transaction: record that its external copies must be brought in
+    line (``requested_at = now`` on its CalendarSync rows that are not deleted, and a
+    ``pending`` row for each assigned engineer with an account and no row yet). Returns how
+    many rows are requested. ``sync_booking_now`` clears the mark when it finishes."""
+    from studiobook.bookings.models import BookingStaff
+
+    now = now or timezone.now()
+    staff_ids = list(BookingStaff.objects.filter(booking_id=booking.id)
+                     .values_list("staff_id", flat=True))
+    for provider in providers():
+        for staff_id in provider.accounts_for(staff_ids):
+            CalendarSync.objects.get_or_create(booking_id=booking.id, staff_id=staff_id,
+                                               provider=provider.name)
+    return CalendarSync.objects.filter(booking_id=booking.id).exclude(
+        status=Status.DELETED).update(requested_at=now)
+
+
+def recover_calendar_syncs(*, now: datetime | None = None) -> int:
+    """Re-enqueue ``tasks.sync_booking`` for every booking no task will sync any more: rows
+    requested longer ago than the grace period (``STUDIOBOOK_RECOVERY_GRACE_SECONDS``; the
+    process died between commit and enqueue, or the worker died mid-sync), and failed rows
+    whose scheduled retry is overdue by it (died before re-enqueuing). The rows' marks are
+    moved to ``now``, so the next runs leave them alone for a grace period while the task
+    waits in the queue. Periodic job ``calendars.recover``; returns how many bookings were
+    re-enqueued. A duplicate task is harmless: the push is an idempotent PUT."""
+    from django.conf import settings
+
+    from studiobook.calendars.tasks import sync_booking
+
+    now = now or timezone.now()
+    before = now - timedelta(seconds=settings.STUDIOBOOK_RECOVERY_GRACE_SECONDS)
+    requested = set(CalendarSync.objects.filter(requested_at__lte=before)
+                    .values_list("booking_id", flat=True)[:500])
+    overdue = dict(CalendarSync.objects.filter(status=Status.FAILED,
+                                               next_attempt_at__lte=before,
+                                               attempts__lt=jobs.MAX_ATTEMPTS)
+                   .values_list("booking_id", "attempts")[:500])
+    CalendarSync.objects.filter(booking_id__in=requested, requested_at__lte=before).update(
+        requested_at=now)
+    CalendarSync.objects.filter(booking_id__in=list(overdue), status=Status.FAILED,
+                                next_attempt_at__lte=before).update(next_attempt_at=now)
+    for booking_id in sorted(requested | set(overdue)):
+        sync_booking.enqueue(booking_id, overdue.get(booking_id, 0) + 1)
+    return len(requested | set(overdue))
+
+
 def _describe(error: Exception, url: str = "") -> str:
     """A sentence for the sync row (shown to admins): ``net.describe_error``, never the
     library's own text."""
@@ -209,6 +256,9 @@ def sync_booking_now(booking_id: int, *, attempt: int = 1,
             counts["synced"] += 1
 
     counts["failed"] = len(failed_rows)
+    # This run saw every request made before it started; later ones stay for the next run.
+    CalendarSync.objects.filter(booking=booking, requested_at__lte=now).update(
+        requested_at=None)
     if failed_rows:
         _schedule_retry(sync_booking, booking_id, attempt, failed_rows)
     return counts
@@ -220,7 +270,10 @@ def _schedule_retry(task, booking_id: int, attempt: int, rows: list[CalendarSync
             row.error = f"gave up after {attempt} attempts: {row.error}"[:2000]
             row.save(update_fields=["error", "updated_at"])
         return
-    when = jobs.retry_after(task, attempt, booking_id, attempt + 1)
+    # The retry's time is stored before it is enqueued: if this process dies in between, the
+    # recovery sweep sees an overdue retry and enqueues it.
+    when = timezone.now() + timedelta(seconds=jobs.backoff_seconds(attempt))
     CalendarSync.objects.filter(pk__in=[r.pk for r in rows]).update(next_attempt_at=when)
+    task.using(run_after=when).enqueue(booking_id, attempt + 1)
     for row in rows:
         row.next_attempt_at = when

@@ -1,7 +1,9 @@
 """What the calendars app does when a booking changes (``bookings.events``; subscribed in
-``CalendarsConfig.ready``). Handlers run after the booking's transaction commits; they update
-the booking's SEQUENCE (one conditional UPDATE) and enqueue the CalDAV sync task, nothing
-slow."""
+``CalendarsConfig.ready`` with ``subscribe_in_transaction``). Handlers run inside the
+booking's transaction: they update the booking's SEQUENCE (one conditional UPDATE), mark its
+CalendarSync rows requested (``caldav_sync.request_sync``) and enqueue the CalDAV sync task
+after commit, nothing slow and no network call. A process that dies between the commit and
+the enqueue leaves requested rows that ``caldav_sync.recover_calendar_syncs`` finds."""
 
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ EVENTS = tuple(dict.fromkeys(CREATED + CHANGED + SYNCED))
 
 
 def on_booking_event(event: Event) -> None:
-    """Sync the booking's CalendarState, then enqueue ``tasks.sync_booking`` (after commit)
-    when an engineer's calendar may need to change."""
+    """Sync the booking's CalendarState, then mark the push requested and enqueue
+    ``tasks.sync_booking`` (after commit) when an engineer's calendar may need to change."""
     from studiobook.calendars.tasks import sync_booking
 
     if event.booking_id is None:
@@ -37,4 +39,5 @@ def on_booking_event(event: Event) -> None:
     if event.name in CREATED or event.name in CHANGED:
         sync_calendar_state(booking)
     if event.name in SYNCED and caldav_sync.needs_sync(booking.id):
+        caldav_sync.request_sync(booking)
         jobs.enqueue_after_commit(sync_booking, booking.id)

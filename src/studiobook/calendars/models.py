@@ -126,7 +126,10 @@ class CalendarSync(models.Model):
     ``synced_sequence``), ``failed`` (the last attempt failed: ``error``; retried at
     ``next_attempt_at`` until ``jobs.MAX_ATTEMPTS``), ``deleted`` (removed from the calendar
     after a cancellation, rejection or reassignment). ``attempts`` counts failures in a row
-    and returns to 0 on success. ``href`` is the event's URL on the server."""
+    and returns to 0 on success. ``href`` is the event's URL on the server.
+    ``requested_at``: a push of the booking was asked for then (written in the booking's own
+    transaction) and no sync run has finished since; the recovery sweep re-enqueues rows
+    still requested after a grace period (a process died between commit and enqueue)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -147,6 +150,7 @@ class CalendarSync(models.Model):
     synced_sequence = models.PositiveIntegerField(null=True, blank=True)
     synced_fingerprint = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -157,7 +161,8 @@ class CalendarSync(models.Model):
                                     name="calendar_sync_unique")
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"],
-                                name="calendar_sync_status_next")]
+                                name="calendar_sync_status_next"),
+                   models.Index(fields=["requested_at"], name="calendar_sync_requested")]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.booking_id}/{self.staff_id}: {self.status}"

@@ -264,6 +264,15 @@ STUDIOBOOK_CALENDAR_ORGANIZER_EMAIL = os.environ.get("STUDIOBOOK_CALENDAR_ORGANI
 STUDIOBOOK_CALENDARS_ALLOW_PRIVATE_NETWORKS = _flag(
     "STUDIOBOOK_CALENDARS_ALLOW_PRIVATE_NETWORKS", False)
 
+# Crash recovery (issue 9 section 3, docs/crash-recovery.md): how often the recovery sweeps
+# run (payments, notifications, calendar pushes), how old work must be before a sweep takes it
+# over, how long a worker's claim on a notification lasts (longer than EMAIL_TIMEOUT and the
+# SMS provider's timeout), and how long an in-progress Idempotency-Key blocks its retries.
+STUDIOBOOK_RECOVERY_SWEEP_SECONDS = int(os.environ.get("STUDIOBOOK_RECOVERY_SWEEP_SECONDS", "60"))
+STUDIOBOOK_RECOVERY_GRACE_SECONDS = int(os.environ.get("STUDIOBOOK_RECOVERY_GRACE_SECONDS", "60"))
+NOTIFY_CLAIM_LEASE_SECONDS = int(os.environ.get("NOTIFY_CLAIM_LEASE_SECONDS", "300"))
+API_IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("STUDIOBOOK_IDEMPOTENCY_LEASE_SECONDS", "120"))
+
 API_MAX_BODY_BYTES = int(os.environ.get("STUDIOBOOK_MAX_BODY_BYTES", 64 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 

@@ -11,5 +11,5 @@ class LiveConfig(AppConfig):
         from studiobook.jobs import register_periodic
         from studiobook.live import publish
 
-        events.subscribe("availability.changed", publish.record_change)
+        events.subscribe_in_transaction("availability.changed", publish.record_change)
         register_periodic("live.prune_outbox", 300, publish.prune)

@@ -1,19 +1,24 @@
 """The write side: the ``availability.changed`` handler that fills the outbox and wakes the
 stream servers, and the periodic prune.
 
-``record_change`` runs in the request, right after the booking's transaction commits
-(``bookings.events``). It inserts one ``AvailabilityChange`` and signals it:
+``record_change`` runs inside the booking's transaction (``bookings.events``,
+``subscribe_in_transaction``), so the outbox row commits with the change or not at all: a
+process killed right after the commit cannot lose it (issue 9 section 3). It inserts one
+``AvailabilityChange`` and signals it:
 
-- PostgreSQL: ``NOTIFY studiobook_availability, '<id>'`` in the insert's transaction, so
-  listeners hear of the row exactly when it becomes visible;
+- PostgreSQL: ``NOTIFY studiobook_availability, '<id>'`` in the same transaction, so
+  listeners hear of the row exactly when it becomes visible (PostgreSQL delivers
+  notifications at commit);
 - ``REDIS_URL`` set: ``PUBLISH studiobook:availability <id>`` after the commit (best effort:
   a Redis that is down is skipped for 30 s and the stream servers' poll delivers instead);
 - neither: nothing; the stream servers read the table every ``STUDIOBOOK_LIVE_POLL_SECONDS``.
 
 On PostgreSQL the insert takes a transaction-scoped advisory lock first, so outbox ids commit
 in id order (a reader that remembers the last id it saw can never skip a row whose
-transaction committed after a later id's). The lock is held for one insert; SQLite needs
-nothing (it admits one writer at a time).
+transaction committed after a later id's). The lock is held from the insert to the booking's
+commit (the insert is the last thing, or nearly, that a booking transaction does, and every
+writer takes its resource locks before it, so the order of locks is always the same); SQLite
+needs nothing (it admits one writer at a time).
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ def record_change(event) -> int:
         if notify:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_notify(%s, %s)", [conf.NOTIFY_CHANNEL, str(change.id)])
-    _publish_on_redis(change.id)
+    if conf.redis_url():
+        transaction.on_commit(lambda: _publish_on_redis(change.id))
     return change.id
 
 

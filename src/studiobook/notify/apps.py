@@ -13,3 +13,10 @@ class NotifyConfig(AppConfig):
 
         handlers.register()
         jobs.register_periodic("notify.send_due_reminders", 300, send_due_reminders)
+
+        from django.conf import settings
+
+        from studiobook.notify.tasks import recover_notifications
+
+        jobs.register_periodic("notify.recover", settings.STUDIOBOOK_RECOVERY_SWEEP_SECONDS,
+                               recover_notifications)

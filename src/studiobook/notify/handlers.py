@@ -1,8 +1,10 @@
 """Booking and payment events -> notifications (registered in ``NotifyConfig.ready()``).
 
-Handlers run after the booking's transaction commits (``bookings.events``); each one reads
-what it needs, calls ``services.notify_all`` (which writes the rows and enqueues delivery) and
-returns. The keys make a replayed event a no-op.
+Handlers run inside the booking's transaction (``bookings.events.subscribe_in_transaction``),
+so the Notification rows commit with the booking; each one reads what it needs, calls
+``services.notify_all`` (which writes the rows and enqueues delivery after commit) and returns.
+A process that dies between the commit and the enqueue leaves ``queued`` rows that
+``services.recover_notifications`` delivers. The keys make a replayed event a no-op.
 
 ==========================  ================  ==========================================
 event                       template          also
@@ -107,4 +109,4 @@ HANDLERS = {
 
 def register() -> None:
     for name, handler in HANDLERS.items():
-        events.subscribe(name, handler)
+        events.subscribe_in_transaction(name, handler)

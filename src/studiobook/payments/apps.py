@@ -15,3 +15,10 @@ class PaymentsConfig(AppConfig):
         from studiobook.payments.services import charge_due_balances
 
         register_periodic("payments.charge_due_balances", 300, charge_due_balances)
+
+        from django.conf import settings
+
+        from studiobook.payments.recovery import recover
+
+        register_periodic("payments.recover", settings.STUDIOBOOK_RECOVERY_SWEEP_SECONDS,
+                          recover)

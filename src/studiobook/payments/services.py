@@ -287,38 +287,81 @@ def checkout_plan(*, studio, service, start_at: datetime, quote,
         balance_lead_hours=studio.balance_lead_hours)
 
 
-def start_checkout(booking: Booking, *, now: datetime | None = None) -> Payment | None:
-    """Open the payment a new booking needs (issue 3, section 3): a PaymentIntent with
-    automatic capture, or manual capture when the booking awaits approval and the studio's
-    approval window fits in a card hold, or a SetupIntent to charge on approval when it does
-    not; plus a balance payment due ``balance_lead_hours`` before the session when there is
-    a deposit. Gateway failures are recorded on the payment (retry with ``retry_checkout``).
-    Returns the due-now payment (None for a free booking)."""
+def create_payment_rows(booking: Booking, *, now: datetime | None = None) -> Payment | None:
+    """Write the payment rows a new booking needs, in their initial state and without any
+    gateway call (issue 3 section 3, issue 9 section 3): the due-now payment (``full``, or
+    ``deposit`` with a ``balance`` row due ``balance_lead_hours`` before the session), with
+    the capture mode ``scheduling.policies.capture_plan`` chooses (automatic; manual when the
+    booking awaits approval and the approval window fits in a card hold; setup otherwise).
+
+    Called inside the booking's own transaction (``billing().record_create``), so a booking
+    never commits without them; also by the recovery sweep for bookings stored before that.
+    Returns the due-now payment; None for a free booking or one that already has payments."""
     now = now or timezone.now()
     if booking.total_minor == 0 or booking.payments.exists():
         return None
+    plan = _plan_for(booking, now)
+    gateway_name = get_gateway().name
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            studio_id=booking.studio_id, booking=booking,
+            purpose=Purpose.DEPOSIT if plan.balance_minor else Purpose.FULL,
+            gateway=gateway_name, capture_method=plan.mode,
+            amount_minor=booking.total_minor - plan.balance_minor, currency=booking.currency)
+        if plan.balance_minor:
+            Payment.objects.create(
+                studio_id=booking.studio_id, booking=booking, purpose=Purpose.BALANCE,
+                gateway=gateway_name, capture_method="automatic",
+                amount_minor=plan.balance_minor, currency=booking.currency,
+                due_at=plan.balance_due_at)
+    return payment
+
+
+def _plan_for(booking: Booking, now: datetime) -> core.policies.CapturePlan:
     snap = booking.policy_snapshot or {}
-    plan = core.policies.capture_plan(
+    return core.policies.capture_plan(
         requires_approval=booking.status == Booking.Status.AWAITING_APPROVAL, now=now,
         start_at=booking.start_at, total_minor=booking.total_minor,
         deposit_minor=booking.deposit_minor,
         approval_window_hours=snap.get("approval_window_hours",
                                        booking.studio.approval_window_hours),
         balance_lead_hours=snap.get("balance_lead_hours", booking.studio.balance_lead_hours))
-    gateway = get_gateway()
-    with transaction.atomic():
-        payment = Payment.objects.create(
-            studio_id=booking.studio_id, booking=booking,
-            purpose=Purpose.DEPOSIT if plan.balance_minor else Purpose.FULL,
-            gateway=gateway.name, capture_method=plan.mode,
-            amount_minor=booking.total_minor - plan.balance_minor, currency=booking.currency)
-        if plan.balance_minor:
-            Payment.objects.create(
-                studio_id=booking.studio_id, booking=booking, purpose=Purpose.BALANCE,
-                gateway=gateway.name, capture_method="automatic",
-                amount_minor=plan.balance_minor, currency=booking.currency,
-                due_at=plan.balance_due_at)
-    return _open_intent(payment, save_payment_method=plan.save_payment_method)
+
+
+def unopened_payment(booking: Booking) -> Payment | None:
+    """The due-now payment (``full`` or ``deposit``) that was written but never opened at the
+    gateway: no intent, never tried (no error), still waiting. None when there is none."""
+    return (Payment.objects.filter(booking=booking, purpose__in=(Purpose.FULL, Purpose.DEPOSIT),
+                                   intent_id__isnull=True, last_error_code="",
+                                   status="requires_payment_method")
+            .order_by("id").first())
+
+
+def open_unopened_payment(booking: Booking) -> Payment | None:
+    """Open at the gateway the due-now payment ``create_payment_rows`` wrote, if it is still
+    unopened (``unopened_payment``); the idempotency key is derived from the payment's id, so
+    the request's own call after commit and the recovery sweep never open two intents.
+    Returns the payment (None when there was nothing to open)."""
+    payment = unopened_payment(booking)
+    if payment is None:
+        return None
+    return _open_intent(payment, save_payment_method=_saves_payment_method(payment))
+
+
+def _saves_payment_method(payment: Payment) -> bool:
+    # capture_plan: the card is kept when a balance remains or the mode is "setup".
+    return payment.capture_method == "setup" or Payment.objects.filter(
+        booking_id=payment.booking_id, purpose=Purpose.BALANCE).exists()
+
+
+def start_checkout(booking: Booking, *, now: datetime | None = None) -> Payment | None:
+    """Write a new booking's payment rows (``create_payment_rows``) and open the due-now one
+    at the gateway. Gateway failures are recorded on the payment (retry with
+    ``retry_checkout``). Returns the due-now payment (None for a free booking, or one whose
+    payments exist already)."""
+    if create_payment_rows(booking, now=now) is None:
+        return None
+    return open_unopened_payment(booking)
 
 
 def retry_checkout(*, actor, booking: Booking) -> Payment:
@@ -326,8 +369,7 @@ def retry_checkout(*, actor, booking: Booking) -> Payment:
     payment = retryable_payment(booking)
     if payment is None:
         raise PaymentStateError("there is no failed payment to retry")
-    return _open_intent(payment, save_payment_method=booking.payments.filter(
-        purpose=Purpose.BALANCE).exists())
+    return _open_intent(payment, save_payment_method=_saves_payment_method(payment))
 
 
 def capture(payment: Payment) -> Payment:
@@ -450,15 +492,30 @@ def refund(*, booking: Booking, amount_minor: int, reason: str, actor=None) -> l
         raise InvalidInput("amount_cents must be positive", field="amount_cents",
                            rule="positive")
     with transaction.atomic():
-        payments = list(Payment.objects.select_for_update().filter(
-            booking=booking, amount_captured_minor__gt=0).order_by("-id"))
-        refundable = sum(p.refundable_minor for p in payments)
+        refundable = sum(p.refundable_minor for p in Payment.objects.select_for_update().filter(
+            booking=booking, amount_captured_minor__gt=0))
         if not refundable:
             raise PaymentStateError("nothing has been paid on this booking")
         if amount_minor > refundable:
             raise InvalidInput(f"at most {core.format_money(refundable, booking.currency)} "
                                "can be refunded", field="amount_cents",
                                rule="at_most_captured")
+        pending = reserve_refunds(booking=booking, amount_minor=amount_minor, reason=reason,
+                                  actor=actor)
+    return send_refunds(pending)
+
+
+def reserve_refunds(*, booking: Booking, amount_minor: int, reason: str,
+                    actor=None) -> list[Refund]:
+    """Reserve up to ``amount_minor`` (minor units) of refunds over the booking's captured
+    payments, newest first, as ``pending`` Refund rows, under row locks and without any
+    gateway call: the durable record that the money is owed back. Never more than what is
+    refundable (the rest is not reserved); nothing for nothing paid. ``send_refunds`` (or the
+    recovery sweep) carries the rows out. Joins the caller's transaction (the cancel or
+    reject of the booking) when there is one."""
+    with transaction.atomic():
+        payments = list(Payment.objects.select_for_update().filter(
+            booking=booking, amount_captured_minor__gt=0).order_by("-id"))
         pending, remaining = [], amount_minor
         for payment in payments:
             share = min(remaining, payment.refundable_minor)
@@ -473,10 +530,11 @@ def refund(*, booking: Booking, amount_minor: int, reason: str, actor=None) -> l
             remaining -= share
             if not remaining:
                 break
-        audit.record(studio=booking.studio, actor=actor, action="payment.refund",
-                     entity="booking", entity_id=booking.code,
-                     diff={"amount_minor": amount_minor, "reason": reason})
-    return send_refunds(pending)
+        if pending:
+            audit.record(studio=booking.studio, actor=actor, action="payment.refund",
+                         entity="booking", entity_id=booking.code,
+                         diff={"amount_minor": amount_minor - remaining, "reason": reason})
+    return pending
 
 
 def send_refunds(pending: list[Refund]) -> list[Refund]:
@@ -541,8 +599,27 @@ class PaymentsBilling:
     def paid_minor(self, booking) -> int:
         return paid_minor(booking)
 
+    def record_create(self, booking) -> None:
+        create_payment_rows(booking)
+
+    def record_cancel(self, booking, actor, refund_minor: int, reason: str) -> None:
+        if refund_minor:
+            reserve_refunds(booking=booking, amount_minor=refund_minor, reason=reason,
+                            actor=actor)
+
+    def record_reschedule(self, booking, fee_minor: int) -> None:
+        lead = (booking.policy_snapshot or {}).get("balance_lead_hours",
+                                                    booking.studio.balance_lead_hours)
+        booking.payments.filter(purpose=Purpose.BALANCE, status="requires_payment_method",
+                                intent_id__isnull=True).update(
+            due_at=booking.start_at - timedelta(hours=lead))
+        if fee_minor:
+            Payment.objects.create(
+                studio_id=booking.studio_id, booking=booking, purpose=Purpose.FEE,
+                gateway=get_gateway().name, amount_minor=fee_minor, currency=booking.currency)
+
     def after_create(self, booking) -> None:
-        start_checkout(booking)
+        open_unopened_payment(booking)
 
     def after_approve(self, booking, actor) -> None:
         for payment in booking.payments.exclude(purpose=Purpose.BALANCE).order_by("id"):
@@ -555,32 +632,25 @@ class PaymentsBilling:
         charge_due_balances(booking=booking)
 
     def after_reject(self, booking, actor) -> None:
-        self._wind_down(booking, actor, refund_minor=paid_minor(booking),
-                        reason="booking rejected")  # the figure reject_booking published
+        self._wind_down(booking)
 
     def after_cancel(self, booking, actor, refund_minor: int) -> None:
-        self._wind_down(booking, actor, refund_minor=refund_minor, reason="booking canceled")
+        self._wind_down(booking)
 
     def after_reschedule(self, booking, actor, fee_minor: int) -> None:
-        lead = (booking.policy_snapshot or {}).get("balance_lead_hours",
-                                                    booking.studio.balance_lead_hours)
-        booking.payments.filter(purpose=Purpose.BALANCE, status="requires_payment_method",
-                                intent_id__isnull=True).update(
-            due_at=booking.start_at - timedelta(hours=lead))
-        if fee_minor:
-            fee = Payment.objects.create(
-                studio_id=booking.studio_id, booking=booking, purpose=Purpose.FEE,
-                gateway=get_gateway().name, amount_minor=fee_minor, currency=booking.currency)
+        for fee in booking.payments.filter(purpose=Purpose.FEE, intent_id__isnull=True,
+                                           status="requires_payment_method", last_error_code="",
+                                           action_url=""):
             charge_saved_card(fee)
 
     @staticmethod
-    def _wind_down(booking, actor, *, refund_minor: int, reason: str) -> None:
+    def _wind_down(booking) -> None:
         for payment in booking.payments.filter(status__in=UNCAPTURED):
             if not payment.amount_captured_minor:
                 _cancel_intent(payment)
-        if refund_minor:
-            with contextlib.suppress(GatewayFailure):  # recorded on the refund row
-                refund(booking=booking, amount_minor=refund_minor, reason=reason, actor=actor)
+        with contextlib.suppress(GatewayFailure):  # recorded on the refund row
+            send_refunds(list(Refund.objects.filter(payment__booking=booking,
+                                                    status="pending").order_by("id")))
 
 
 # --- Stripe webhooks ------------------------------------------------------------------------
