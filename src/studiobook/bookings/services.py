@@ -24,6 +24,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from studiobook import limits
 from studiobook import scheduling as core
 from studiobook.bookings import events, policies, pricing
 from studiobook.bookings.availability import Exclusions, build_query, validate_duration
@@ -243,8 +244,13 @@ def _allocation_spans(allocations) -> list:
 
 
 def _check_start(start_at: datetime) -> None:
-    if start_at.tzinfo is None:
-        raise InvalidInput("start_at needs a UTC offset", field="start_at", rule="timezone")
+    """A start with an offset inside ``studiobook.limits`` (the studio's horizon is the
+    core's own check, after this one)."""
+    try:
+        limits.instant(start_at)
+    except limits.OutOfRange as error:
+        raise InvalidInput(f"start_at {error.message}", field="start_at",
+                           rule=error.rule) from None
 
 
 # --- holds -------------------------------------------------------------------------------------
