@@ -18,7 +18,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
@@ -34,6 +35,7 @@ from studiobook.bookings.errors import (
     HoldNotActive,
     IllegalTransition,
     ResourceBusy,
+    SessionNotStarted,
     SlotUnavailable,
 )
 from studiobook.bookings.models import (
@@ -60,6 +62,11 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (Status.CONFIRMED, "mark_no_show"): Status.NO_SHOW,
 }
 
+# Actions that record what happened at the session, allowed only from its start on (for
+# every role and path): marking a future booking completed or no-show would free its slot
+# for someone else and take the artist's cancellation away (issue 9).
+AFTER_START_ACTIONS = frozenset({"complete", "mark_no_show"})
+
 EVENT_OF_ACTION = {
     "approve": "booking.confirmed",
     "reject": "booking.rejected",
@@ -84,6 +91,31 @@ def next_status(status: str, action: str) -> str:
             f"cannot {action.replace('_', ' ')} a booking that is {status}",
             extra={"current_status": status, "action": action},
         ) from None
+
+
+def can_transition(booking: Booking, action: str, now: datetime) -> bool:
+    """Whether ``action`` is allowed on ``booking`` at ``now`` (UTC): its status allows it
+    (``TRANSITIONS``) and, for ``AFTER_START_ACTIONS``, the session has started. The pages
+    offer an action only when this holds."""
+    return ((booking.status, action) in TRANSITIONS
+            and (action not in AFTER_START_ACTIONS or now >= booking.start_at))
+
+
+def check_transition(booking: Booking, action: str, now: datetime) -> str:
+    """The status ``action`` leads ``booking`` to at ``now``; raises IllegalTransition (the
+    status does not allow it) or SessionNotStarted (completed or no-show before the start,
+    the start given in the studio's zone)."""
+    status = next_status(booking.status, action)
+    if action in AFTER_START_ACTIONS and now < booking.start_at:
+        zone = ZoneInfo(booking.studio.time_zone)
+        local = booking.start_at.astimezone(zone)
+        verb = "mark as completed" if action == "complete" else "mark as a no-show"
+        raise SessionNotStarted(
+            f"you can {verb} only once the session has started; it starts "
+            f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({booking.studio.time_zone})",
+            extra={"current_status": booking.status, "action": action,
+                   "start_at": booking.start_at.astimezone(UTC).isoformat()})
+    return status
 
 
 # --- the reservation core shared by holds and bookings ---------------------------------------
@@ -468,7 +500,7 @@ def _transition(*, actor, booking: Booking, action: str, reason: str = "",
         booking = Booking.objects.select_for_update().select_related("studio").get(
             pk=booking.pk)
         old = booking.status
-        booking.status = next_status(old, action)
+        booking.status = check_transition(booking, action, now)
         booking.status_reason = reason or booking.status_reason
         for name, value in fields.items():
             setattr(booking, name, value)
@@ -680,13 +712,15 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
 
 
 def complete_booking(*, actor, booking: Booking, now: datetime | None = None) -> Booking:
-    """confirmed -> completed (staff or admins)."""
+    """confirmed -> completed (staff or admins), once the session has started. Raises
+    Forbidden, IllegalTransition, SessionNotStarted."""
     require_team(actor, booking.studio)
     return _transition(actor=actor, booking=booking, action="complete", now=now)
 
 
 def mark_no_show(*, actor, booking: Booking, now: datetime | None = None) -> Booking:
-    """confirmed -> no_show (staff or admins); frees the rest of the slot."""
+    """confirmed -> no_show (staff or admins), once the session has started; frees the
+    rest of the slot. Raises Forbidden, IllegalTransition, SessionNotStarted."""
     require_team(actor, booking.studio)
     return _transition(actor=actor, booking=booking, action="mark_no_show", now=now)
 
