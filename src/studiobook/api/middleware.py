@@ -114,6 +114,10 @@ class EdgeInputMiddleware:
                     body = None  # the API says what is wrong with it
                 found += list(_json_problems(body, ""))
             elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                if is_api:
+                    # Cache the (size-limited) body first, so that a view reading
+                    # request.body after us (the Stripe webhook) still can.
+                    request.body  # noqa: B018
                 found += list(_pair_problems("form", request.POST.lists()))
         if not found:
             return self.get_response(request)

@@ -157,10 +157,15 @@ def payouts_csv(request, slug: str, start: Instant, end: Instant):
 
 @router.put(PREFIX + "/settings", response=StudioOut)
 def update_settings(request, slug: str, payload: StudioSettingsIn):
-    """Change booking and payment settings; only the fields given."""
+    """Change booking and payment settings; only the fields given (a field sent as null is
+    a 422: leave it out to keep its value)."""
     studio = get_studio(slug)
-    return studio_services.update_settings(actor=request.user, studio=studio,
-                                           data=payload.dict(exclude_unset=True))
+    data = payload.dict(exclude_unset=True)
+    for name, value in data.items():
+        if value is None:
+            raise InvalidInput(f"{name} may not be null; leave it out to keep its value",
+                               field=name, rule="not_null")
+    return studio_services.update_settings(actor=request.user, studio=studio, data=data)
 
 
 @router.get(PREFIX + "/calendar", response=CalendarOut)
