@@ -22,7 +22,8 @@ from datetime import time, timedelta
 
 import pytest
 import schemathesis
-from django.db import transaction
+from django.core import signals
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -56,6 +57,18 @@ def _no_network(*args, **kwargs):
 def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", _no_network)
     monkeypatch.setattr(socket, "create_connection", _no_network)
+
+
+@pytest.fixture
+def keep_test_connection():
+    """Schemathesis calls the WSGI app itself, whose request signals would close the test's
+    connection (and its transaction) after each request; Django's test client disconnects
+    the same receivers."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
@@ -128,7 +141,8 @@ def _strategy(operation):
     return st.one_of(strategies)
 
 
-def test_no_request_is_a_server_error(fuzz_world, admin_token, no_network):
+def test_no_request_is_a_server_error(fuzz_world, admin_token, no_network,
+                                      keep_test_connection):
     """Each operation gets ``FUZZ_EXAMPLES`` generated requests against the same studio; the
     database is rolled back after each operation, so every one starts from the same world.
     Every failing operation is reported, with a curl line to reproduce it."""

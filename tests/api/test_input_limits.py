@@ -322,3 +322,23 @@ def test_a_studio_with_a_stored_bc_blackout_still_reads_and_can_delete_it(
     status, body = api.delete(f"{ADMIN}/blackouts/{blackout.id}", user=world["admin"])
     assert (status, body) == (200, {"detail": "removed"})
     assert not Blackout.objects.filter(pk=blackout.pk).exists()
+
+
+# --- ids past PostgreSQL's int4 in the advisory locks (found by the fuzz test) ---------------
+
+@pytest.mark.parametrize("staff_id", [2**40, -(2**40), -5])
+def test_staff_ids_past_int4_are_not_found_not_a_lock_error(api, world, staff_id):
+    status, booking = api.post("/bookings", {"studio": "northside",
+                                             "service_id": world["service"].id,
+                                             "start_at": TEN_AM, "duration_min": 60},
+                               user=world["artist"])
+    assert status == 201, booking
+    before = counts()
+    status, body = api.post(f"{ADMIN}/bookings/{booking['code']}/assign-staff",
+                            {"staff_ids": [staff_id]}, user=world["admin"])
+    assert (status, body["code"]) == (404, "not_found"), body
+    status, body = api.post("/studios/northside/holds", {
+        "service_id": world["service"].id, "start_at": "2026-11-25T15:00:00Z",
+        "duration_min": 60, "staff_ids": [staff_id]}, user=world["artist"])
+    assert (status, fields_of(body)) == (422, [("staff_ids", "not_applicable")]), body
+    assert counts() == before

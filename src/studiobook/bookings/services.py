@@ -46,7 +46,7 @@ from studiobook.bookings.models import (
     Hold,
 )
 from studiobook.studios import audit
-from studiobook.studios.errors import Conflict, Forbidden, InvalidInput
+from studiobook.studios.errors import Conflict, Forbidden, InvalidInput, NotFound
 from studiobook.studios.models import Service, Studio
 from studiobook.studios.permissions import is_admin, is_team, require_admin, require_team
 
@@ -131,6 +131,13 @@ class Reservation:
     spans: tuple[tuple[str, int, core.Interval], ...]  # ("room"|"staff", id, widened span)
 
 
+def _int4(key: int) -> int:
+    """``key`` wrapped into PostgreSQL's int4 (``pg_advisory_xact_lock(int, int)`` takes no
+    bigint): unchanged for ids below 2**31; a larger or negative id (a typo in a request,
+    checked afterwards) shares a lock with another one, which only serialises a little more."""
+    return (key + 2**31) % 2**32 - 2**31
+
+
 def _lock_resources(room_ids: Iterable[int], staff_ids: Iterable[int], user_id: int | None
                     ) -> None:
     """Serialise writers per room, engineer and artist on PostgreSQL. Keys are taken sorted so
@@ -138,8 +145,8 @@ def _lock_resources(room_ids: Iterable[int], staff_ids: Iterable[int], user_id: 
     IMMEDIATE transactions already admit one writer at a time."""
     if connection.vendor != "postgresql":
         return
-    keys = sorted({(1, r) for r in room_ids} | {(2, s) for s in staff_ids}
-                  | ({(3, user_id)} if user_id else set()))
+    keys = sorted({(1, _int4(r)) for r in room_ids} | {(2, _int4(s)) for s in staff_ids}
+                  | ({(3, _int4(user_id))} if user_id else set()))
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         for namespace, key in keys:
@@ -175,6 +182,7 @@ def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_mi
     end_at = start_at + timedelta(minutes=duration_minutes)
     rooms = {r.id: r for r in query.rooms or ()}
     engineers = {e.id: e for e in query.engineers or ()}
+    _check_chosen_ids(service, query, room_id, staff_ids, rooms, engineers)
 
     if override:
         chosen_room = (room_id or min(rooms, default=None)) if query.rooms is not None else None
@@ -203,6 +211,26 @@ def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_mi
         before, after = core.effective_buffers(query, engineers[staff_id])
         spans.append(("staff", staff_id, core.allocation_span(start_at, end_at, before, after)))
     return Reservation(start_at, end_at, chosen_room, chosen_staff, tuple(spans))
+
+
+def _check_chosen_ids(service: Service, query: core.SlotQuery, room_id: int | None,
+                      staff_ids: list[int] | None, rooms: dict, engineers: dict) -> None:
+    """A room or engineers asked for must be ones the query knows: InvalidInput when the
+    service takes none, NotFound for an id that is not one of the studio's candidates (the
+    core would raise InvalidQuery, a 500)."""
+    if room_id is not None:
+        if query.rooms is None:
+            raise InvalidInput(f"{service.name} uses no room; leave room_id out",
+                               field="room_id", rule="not_applicable")
+        if room_id not in rooms:
+            raise NotFound(f"room {room_id} is not a room for {service.name}", field="room_id")
+    for staff_id in staff_ids or ():
+        if query.engineers is None:
+            raise InvalidInput(f"{service.name} needs no engineer; leave staff_ids out",
+                               field="staff_ids", rule="not_applicable")
+        if staff_id not in engineers:
+            raise NotFound(f"staff {staff_id} is not an engineer for {service.name}",
+                           field="staff_ids")
 
 
 def _reserve(*, studio: Studio, service: Service, start_at: datetime, duration_minutes: int,
@@ -748,6 +776,10 @@ def assign_staff(*, actor, booking: Booking, staff_ids: list[int], override: boo
                 exclude=Exclusions(booking_ids=frozenset({booking.id})),
             )
             engineers = {e.id: e for e in query.engineers or ()}
+            unknown = [s for s in staff_ids if s not in engineers]
+            if unknown:
+                raise NotFound(f"staff {unknown[0]} is not an engineer of {studio.name}",
+                               field="staff_ids")
             if not override:
                 # Admins may move a booking's engineer regardless of lead time; what matters
                 # is that each engineer is within hours and free.
