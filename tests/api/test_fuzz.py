@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
+import zlib
 from datetime import time, timedelta
 
 import pytest
@@ -107,8 +108,7 @@ def _resolve(case, world) -> None:
     params = case.path_parameters or {}
     if "slug" in params:
         params["slug"] = "northside"
-    keep = hash(repr(sorted(params.items()))) % 2 == 0
-    if not keep:
+    if zlib.crc32(repr(sorted(params.items())).encode()) % 2:
         return
     if "code" in params:
         params["code"] = world["booking"].code
