@@ -10,8 +10,9 @@ about half of the examples (the other half keep the generated value, which must 
 Every request carries the studio admin's bearer token. No request reaches the network:
 every socket lookup or connection is refused for the duration of the test.
 
-``FUZZ_EXAMPLES`` bounds the examples per operation (about 80 operations); the whole test
-takes well under 90 s per database on two cores.
+``STUDIOBOOK_FUZZ_EXAMPLES`` (default 20) bounds the examples per operation (about 80
+operations): about 35 s per database on two cores (30 examples: 52 s on SQLite, 64 s on
+PostgreSQL). ``STUDIOBOOK_FUZZ_RANDOM=1`` draws new examples instead of the fixed ones.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from studiobook.conf.wsgi import application
 from studiobook.studios.models import Fee, TaxRate
 from tests.support.factories import NOW, utc
 
-FUZZ_EXAMPLES = int(os.environ.get("STUDIOBOOK_FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.environ.get("STUDIOBOOK_FUZZ_EXAMPLES", "20"))
+# The same examples on every run (CI), unless STUDIOBOOK_FUZZ_RANDOM=1 explores new ones.
+DERANDOMIZE = os.environ.get("STUDIOBOOK_FUZZ_RANDOM") != "1"
 
 # Operations whose 5xx belong to another part of issue 9 (their owners fix them); each is
 # excluded by its exact method and path, to be removed by the lead after merging.
@@ -149,7 +152,7 @@ def test_no_request_is_a_server_error(fuzz_world, admin_token, no_network,
     failures: dict[str, str] = {}
     for operation in _operations():
 
-        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True,
+        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
                   database=None, phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=list(HealthCheck))
         @given(case=_strategy(operation))

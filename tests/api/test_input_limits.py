@@ -242,6 +242,14 @@ def test_a_body_or_query_id_beyond_64_bits_is_a_422_naming_it(api, world, huge):
     assert counts() == before
 
 
+@pytest.mark.parametrize("segment", ["%C2%B2", "%D9%A3", "1%C2%B2"])  # ², Arabic-Indic 3
+def test_a_path_of_non_ascii_digits_is_a_plain_404(api, world, segment):
+    status, body = api.post(f"{ADMIN}/bookings/{segment}/no-show", user=world["admin"])
+    assert (status, body["code"]) == (404, "not_found")
+    status, body = api.put(f"{ADMIN}/rooms/{segment}", {"name": "X"}, user=world["admin"])
+    assert (status, fields_of(body)) == (422, [("item_id", "int_parsing")]), body
+
+
 def test_the_largest_64_bit_id_is_a_plain_404(api, world):
     status, body = api.put(f"{ADMIN}/rooms/{limits.MAX_ID}", {"name": "X"},
                            user=world["admin"])

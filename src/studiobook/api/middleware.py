@@ -41,6 +41,7 @@ class BodySizeLimitMiddleware:
 
 
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+DIGITS = re.compile(r"[0-9]+")
 JSON_TYPES = ("application/json", "application/problem+json", "application/merge-patch+json")
 
 
@@ -98,7 +99,9 @@ class EdgeInputMiddleware:
     def __call__(self, request):
         is_api = request.path.startswith("/api/")
         for segment in request.path.split("/"):
-            if limits.NUL in segment or (segment.isdigit() and int(segment) > limits.MAX_ID):
+            # Only ASCII digits: str.isdigit() is also true for "²", which int() refuses.
+            if limits.NUL in segment or (DIGITS.fullmatch(segment)
+                                         and int(segment) > limits.MAX_ID):
                 if is_api:
                     return problem(404, "not found: the path names no possible id or slug",
                                    code="not_found")
