@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 
 from studiobook.bookings.models import Booking
 from studiobook.studios.models import AuditLog, Blackout, BufferRule, Room, ScheduleRule, Service
@@ -53,9 +54,10 @@ def test_queue_approve_reject(api, world):
 def test_complete_and_no_show(api, world):
     code = submit(api, world)["code"]
     api.post(f"{ADMIN}/bookings/{code}/approve", {}, user=world["admin"])
-    assert api.post(f"{ADMIN}/bookings/{code}/complete", user=world["admin"])[1]["status"] == \
-        "completed"
-    assert api.post(f"{ADMIN}/bookings/{code}/no-show", user=world["admin"])[0] == 409
+    with time_machine.travel("2026-11-24T15:30:00Z", tick=False):  # the session has started
+        assert api.post(f"{ADMIN}/bookings/{code}/complete",
+                        user=world["admin"])[1]["status"] == "completed"
+        assert api.post(f"{ADMIN}/bookings/{code}/no-show", user=world["admin"])[0] == 409
 
 
 def test_artists_and_other_studios_cannot_administer(api, world, make_studio, make_user):

@@ -24,7 +24,6 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-
 # A busy calendar with one event: Tue 2026-11-24 15:00-17:00 UTC (10:00-12:00 in Toronto).
 BUSY_TUESDAY = b"""BEGIN:VCALENDAR\r
 VERSION:2.0\r

@@ -259,8 +259,10 @@ def test_a_no_show_leaves_the_calendar_and_a_completed_session_stays(
     assert len(remote_events(radicale, calendars, "eve")) == 2
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.mark_no_show(actor=world.admin, booking=missed, now=NOW)
-        services.complete_booking(actor=world.admin, booking=done, now=NOW)
+        # Both only once their sessions have started (issue 9).
+        services.mark_no_show(actor=world.admin, booking=missed, now=START + timedelta(hours=4))
+        services.complete_booking(actor=world.admin, booking=done,
+                                  now=START + timedelta(hours=4))
 
     _, _, event = only_remote_event(radicale, calendars, "eve")
     assert event["UID"] == f"{done.code}@studiobook"

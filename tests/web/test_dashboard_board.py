@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import lxml.html
 import pytest
+import time_machine
 
 from studiobook.bookings import services
 from studiobook.bookings.models import Allocation, Booking, Hold
@@ -546,13 +547,20 @@ def test_staff_mark_a_confirmed_booking_as_a_no_show(client, world):
     booking = book(world, service=world["lockout"])
     url = f"{BOOKINGS}/{booking.code}"
     client.force_login(world["staff_user"])
+    # Before the session starts the page offers neither, and a POST is refused (issue 9).
     html = page(client.get(url))
-    assert html.xpath("//section[@id='actions']//form/@action") == [
-        f"{url}/complete", f"{url}/no-show", f"{url}/payment"]
-    response = client.post(f"{url}/no-show", follow=True)
-    assert messages_of(response) == [f"Marked {booking.code} as a no-show."]
-    assert Booking.objects.get(pk=booking.pk).status == "no_show"
-    assert client.post(f"{url}/no_show").status_code == 404
+    assert html.xpath("//section[@id='actions']//form/@action") == [f"{url}/payment"]
+    assert client.post(f"{url}/no-show").status_code == 409
+    assert client.post(f"{url}/complete").status_code == 409
+    assert Booking.objects.get(pk=booking.pk).status == "confirmed"
+    with time_machine.travel(booking.start_at + timedelta(minutes=20), tick=False):
+        html = page(client.get(url))
+        assert html.xpath("//section[@id='actions']//form/@action") == [
+            f"{url}/complete", f"{url}/no-show", f"{url}/payment"]
+        response = client.post(f"{url}/no-show", follow=True)
+        assert messages_of(response) == [f"Marked {booking.code} as a no-show."]
+        assert Booking.objects.get(pk=booking.pk).status == "no_show"
+        assert client.post(f"{url}/no_show").status_code == 404
 
 
 def test_staff_cannot_reach_admin_actions(client, world):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.http import HttpResponseBadRequest
 from django.utils import timezone
 
+from studiobook import limits
 from studiobook.api.models import IdempotencyRecord
 from studiobook.api.problems import problem
 
@@ -38,6 +42,98 @@ class BodySizeLimitMiddleware:
                     errors=[{"field": "body", "rule": "max_bytes",
                              "message": f"at most {settings.API_MAX_BODY_BYTES} bytes"}])
         return self.get_response(request)
+
+
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+DIGITS = re.compile(r"[0-9]+")
+JSON_TYPES = ("application/json", "application/problem+json", "application/merge-patch+json")
+
+
+def _json_problems(value, path: str):
+    """(field, rule, message) for each NUL in a key or string and each integer outside the
+    signed 64-bit range, anywhere in a parsed JSON value; ``path`` is dotted (``add_ons.0``)."""
+    if isinstance(value, str):
+        if limits.NUL in value:
+            yield path or "body", "nul", "must not contain a NUL character (\\u0000)"
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not limits.MIN_INT <= value <= limits.MAX_INT:
+            yield (path or "body", "int64_range",
+                   f"must be an integer from {limits.MIN_INT} to {limits.MAX_INT}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            field = f"{path}.{key}" if path else str(key)
+            if limits.NUL in key:
+                yield field.replace(limits.NUL, "\\u0000"), "nul", "a key must not contain NUL"
+                continue
+            yield from _json_problems(item, field)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_problems(item, f"{path}.{index}" if path else str(index))
+
+
+def _pair_problems(source: str, pairs):
+    """The same checks for query-string or form fields (strings only): a NUL, or an integer
+    written out beyond the signed 64-bit range (no Studiobook parameter takes one)."""
+    for key, values in pairs:
+        for value in values:
+            if limits.NUL in key or limits.NUL in value:
+                yield (key.replace(limits.NUL, "\\u0000") or source, "nul",
+                       "must not contain a NUL character (%00)")
+            elif INTEGER_TEXT.fullmatch(value.strip()) and not (
+                    limits.MIN_INT <= int(value.strip()) <= limits.MAX_INT):
+                yield key, "int64_range", (f"must be an integer from {limits.MIN_INT} to "
+                                           f"{limits.MAX_INT}")
+
+
+class EdgeInputMiddleware:
+    """Refuses, before any view or query runs, input no database can take
+    (``studiobook.limits``): a NUL character in the path, a query parameter, a form field or
+    any JSON string or key (PostgreSQL text cannot hold one), and an integer beyond the signed
+    64-bit range (SQLite's INTEGER, PostgreSQL's bigint) in a JSON body or a parameter.
+
+    The API answers 422 naming each field (``errors[].field``, ``rule`` ``nul`` or
+    ``int64_range``); a path segment that is no possible id, or holds a NUL, is a 404; pages
+    get a plain 400 naming the field. Malformed JSON is left to the API's own 400."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        is_api = request.path.startswith("/api/")
+        for segment in request.path.split("/"):
+            # Only ASCII digits: str.isdigit() is also true for "²", which int() refuses.
+            if limits.NUL in segment or (DIGITS.fullmatch(segment)
+                                         and int(segment) > limits.MAX_ID):
+                if is_api:
+                    return problem(404, "not found: the path names no possible id or slug",
+                                   code="not_found")
+                return HttpResponseBadRequest("That address does not exist.",
+                                              content_type="text/plain")
+        found = list(_pair_problems("query", request.GET.lists()))
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            content_type = request.content_type or ""
+            if content_type in JSON_TYPES:
+                try:
+                    body = json.loads(request.body or b"null")
+                except (ValueError, UnicodeDecodeError):
+                    body = None  # the API says what is wrong with it
+                found += list(_json_problems(body, ""))
+            elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                if is_api:
+                    # Cache the (size-limited) body first, so that a view reading
+                    # request.body after us (the Stripe webhook) still can.
+                    request.body  # noqa: B018
+                found += list(_pair_problems("form", request.POST.lists()))
+        if not found:
+            return self.get_response(request)
+        errors = [{"field": field, "rule": rule, "message": message}
+                  for field, rule, message in found]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        if is_api:
+            return problem(422, detail, code="validation_error", errors=errors)
+        return HttpResponseBadRequest(f"Please correct: {detail}", content_type="text/plain")
 
 
 class IdempotencyMiddleware:

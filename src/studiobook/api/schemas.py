@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Field, Schema
-from pydantic import AfterValidator, AwareDatetime, model_validator
+from pydantic import AfterValidator, model_validator
 
+from studiobook.api.types import Instant, LocalDate, WallTime
 from studiobook.scheduling import money
 from studiobook.studios.services import SETTING_LIMITS
 
@@ -137,9 +138,9 @@ class StaffOut(Schema):
 class SearchIn(Schema):
     """Either ``date`` (a local date in the studio's zone) or ``from``/``to`` (instants)."""
 
-    date: Date | None = None
-    from_: AwareDatetime | None = Field(None, alias="from")
-    to: AwareDatetime | None = None
+    date: LocalDate | None = None
+    from_: Instant | None = Field(None, alias="from")
+    to: Instant | None = None
     duration_min: Minutes
     service_id: int | None = None
     room_id: int | None = None
@@ -185,7 +186,7 @@ AddOns = Annotated[list[AddOnIn], Field(max_length=10)]
 
 class SlotIn(Schema):
     service_id: int
-    start_at: AwareDatetime
+    start_at: Instant
     duration_min: Minutes
     room_id: int | None = None
     staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
@@ -245,7 +246,7 @@ class BookingIn(Schema):
     hold_id: Annotated[str, Field(max_length=32)] | None = None
     studio: Annotated[str, Field(max_length=64)] | None = None
     service_id: int | None = None
-    start_at: AwareDatetime | None = None
+    start_at: Instant | None = None
     duration_min: Minutes | None = None
     room_id: int | None = None
     staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
@@ -285,7 +286,7 @@ class CancelPreviewOut(Schema):
 
 
 class RescheduleIn(Schema):
-    start_at: AwareDatetime
+    start_at: Instant
     room_id: int | None = None
     staff_ids: Annotated[list[int], Field(max_length=4)] | None = None
     preview: bool = False
@@ -579,22 +580,30 @@ class ScheduleRuleIn(Schema):
     room_id: int | None = None
     staff_id: int | None = None
     weekdays: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    start_time: WallTime
+    end_time: WallTime
+    effective_from: LocalDate | None = None
+    effective_to: LocalDate | None = None
+
+
+class ScheduleRuleOut(Schema):
+    id: int
+    target_type: str
+    room_id: int | None
+    staff_id: int | None
+    weekdays: list[int]
     start_time: time
     end_time: time
-    effective_from: Date | None = None
-    effective_to: Date | None = None
-
-
-class ScheduleRuleOut(ScheduleRuleIn):
-    id: int
+    effective_from: Date | None
+    effective_to: Date | None
 
 
 class BlackoutIn(Schema):
     target_type: Literal["studio", "room", "staff"]
     room_id: int | None = None
     staff_id: int | None = None
-    start_at: AwareDatetime
-    end_at: AwareDatetime
+    start_at: Instant
+    end_at: Instant
     reason: Annotated[str, Field(max_length=200)] = ""
 
 

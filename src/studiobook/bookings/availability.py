@@ -256,8 +256,17 @@ def search(*, studio: Studio, service: Service, duration_minutes: int,
     bookings whose time counts as free, e.g. the booking being moved) and the free slots the
     core finds in it: for pages that draw the day (hours, blackouts, busy time) beside the
     slots, from one read of the database. Raises InvalidInput for a duration off the
-    service's rules, and what ``build_query`` raises."""
+    service's rules, and what ``build_query`` raises.
+
+    An empty range (a local day the zone skips, like Pacific/Apia's 2011-12-30, starts and
+    ends at the same instant) has no slots: the query then covers the instant itself."""
     validate_duration(service, duration_minutes)
+    if range_end <= range_start:
+        query = build_query(
+            studio=studio, service=service, duration_minutes=duration_minutes,
+            range_start=range_start, range_end=range_start + timedelta(minutes=1), now=now,
+            room_id=room_id, staff_skill=staff_skill, staff_ids=staff_ids, exclude=exclude)
+        return query, []
     query = build_query(
         studio=studio, service=service, duration_minutes=duration_minutes,
         range_start=range_start, range_end=range_end, now=now, room_id=room_id,

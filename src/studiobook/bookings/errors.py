@@ -18,6 +18,14 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class SessionNotStarted(IllegalTransition):
+    """Completed and no-show record what happened at a session: not before it starts
+    (``AFTER_START_ACTIONS`` in ``bookings.services``). ``extra["start_at"]`` is the start
+    (UTC)."""
+
+    code = "session_not_started"
+
+
 class HoldLimitReached(Conflict):
     code = "hold_limit_reached"
 

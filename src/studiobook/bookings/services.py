@@ -18,12 +18,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from studiobook import limits
 from studiobook import scheduling as core
 from studiobook.bookings import events, policies, pricing
 from studiobook.bookings.availability import Exclusions, build_query, validate_duration
@@ -33,6 +35,7 @@ from studiobook.bookings.errors import (
     HoldNotActive,
     IllegalTransition,
     ResourceBusy,
+    SessionNotStarted,
     SlotUnavailable,
 )
 from studiobook.bookings.models import (
@@ -43,7 +46,7 @@ from studiobook.bookings.models import (
     Hold,
 )
 from studiobook.studios import audit
-from studiobook.studios.errors import Conflict, Forbidden, InvalidInput
+from studiobook.studios.errors import Conflict, Forbidden, InvalidInput, NotFound
 from studiobook.studios.models import Service, Studio
 from studiobook.studios.permissions import is_admin, is_team, require_admin, require_team
 
@@ -58,6 +61,11 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (Status.CONFIRMED, "complete"): Status.COMPLETED,
     (Status.CONFIRMED, "mark_no_show"): Status.NO_SHOW,
 }
+
+# Actions that record what happened at the session, allowed only from its start on (for
+# every role and path): marking a future booking completed or no-show would free its slot
+# for someone else and take the artist's cancellation away (issue 9).
+AFTER_START_ACTIONS = frozenset({"complete", "mark_no_show"})
 
 EVENT_OF_ACTION = {
     "approve": "booking.confirmed",
@@ -85,6 +93,31 @@ def next_status(status: str, action: str) -> str:
         ) from None
 
 
+def can_transition(booking: Booking, action: str, now: datetime) -> bool:
+    """Whether ``action`` is allowed on ``booking`` at ``now`` (UTC): its status allows it
+    (``TRANSITIONS``) and, for ``AFTER_START_ACTIONS``, the session has started. The pages
+    offer an action only when this holds."""
+    return ((booking.status, action) in TRANSITIONS
+            and (action not in AFTER_START_ACTIONS or now >= booking.start_at))
+
+
+def check_transition(booking: Booking, action: str, now: datetime) -> str:
+    """The status ``action`` leads ``booking`` to at ``now``; raises IllegalTransition (the
+    status does not allow it) or SessionNotStarted (completed or no-show before the start,
+    the start given in the studio's zone)."""
+    status = next_status(booking.status, action)
+    if action in AFTER_START_ACTIONS and now < booking.start_at:
+        zone = ZoneInfo(booking.studio.time_zone)
+        local = booking.start_at.astimezone(zone)
+        verb = "mark as completed" if action == "complete" else "mark as a no-show"
+        raise SessionNotStarted(
+            f"you can {verb} only once the session has started; it starts "
+            f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({booking.studio.time_zone})",
+            extra={"current_status": booking.status, "action": action,
+                   "start_at": booking.start_at.astimezone(UTC).isoformat()})
+    return status
+
+
 # --- the reservation core shared by holds and bookings ---------------------------------------
 
 @dataclass(frozen=True)
@@ -98,6 +131,13 @@ class Reservation:
     spans: tuple[tuple[str, int, core.Interval], ...]  # ("room"|"staff", id, widened span)
 
 
+def _int4(key: int) -> int:
+    """``key`` wrapped into PostgreSQL's int4 (``pg_advisory_xact_lock(int, int)`` takes no
+    bigint): unchanged for ids below 2**31; a larger or negative id (a typo in a request,
+    checked afterwards) shares a lock with another one, which only serialises a little more."""
+    return (key + 2**31) % 2**32 - 2**31
+
+
 def _lock_resources(room_ids: Iterable[int], staff_ids: Iterable[int], user_id: int | None
                     ) -> None:
     """Serialise writers per room, engineer and artist on PostgreSQL. Keys are taken sorted so
@@ -105,8 +145,8 @@ def _lock_resources(room_ids: Iterable[int], staff_ids: Iterable[int], user_id: 
     IMMEDIATE transactions already admit one writer at a time."""
     if connection.vendor != "postgresql":
         return
-    keys = sorted({(1, r) for r in room_ids} | {(2, s) for s in staff_ids}
-                  | ({(3, user_id)} if user_id else set()))
+    keys = sorted({(1, _int4(r)) for r in room_ids} | {(2, _int4(s)) for s in staff_ids}
+                  | ({(3, _int4(user_id))} if user_id else set()))
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         for namespace, key in keys:
@@ -142,6 +182,7 @@ def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_mi
     end_at = start_at + timedelta(minutes=duration_minutes)
     rooms = {r.id: r for r in query.rooms or ()}
     engineers = {e.id: e for e in query.engineers or ()}
+    _check_chosen_ids(service, query, room_id, staff_ids, rooms, engineers)
 
     if override:
         chosen_room = (room_id or min(rooms, default=None)) if query.rooms is not None else None
@@ -170,6 +211,26 @@ def _choose(*, studio: Studio, service: Service, start_at: datetime, duration_mi
         before, after = core.effective_buffers(query, engineers[staff_id])
         spans.append(("staff", staff_id, core.allocation_span(start_at, end_at, before, after)))
     return Reservation(start_at, end_at, chosen_room, chosen_staff, tuple(spans))
+
+
+def _check_chosen_ids(service: Service, query: core.SlotQuery, room_id: int | None,
+                      staff_ids: list[int] | None, rooms: dict, engineers: dict) -> None:
+    """A room or engineers asked for must be ones the query knows: InvalidInput when the
+    service takes none, NotFound for an id that is not one of the studio's candidates (the
+    core would raise InvalidQuery, a 500)."""
+    if room_id is not None:
+        if query.rooms is None:
+            raise InvalidInput(f"{service.name} uses no room; leave room_id out",
+                               field="room_id", rule="not_applicable")
+        if room_id not in rooms:
+            raise NotFound(f"room {room_id} is not a room for {service.name}", field="room_id")
+    for staff_id in staff_ids or ():
+        if query.engineers is None:
+            raise InvalidInput(f"{service.name} needs no engineer; leave staff_ids out",
+                               field="staff_ids", rule="not_applicable")
+        if staff_id not in engineers:
+            raise NotFound(f"staff {staff_id} is not an engineer for {service.name}",
+                           field="staff_ids")
 
 
 def _reserve(*, studio: Studio, service: Service, start_at: datetime, duration_minutes: int,
@@ -243,8 +304,13 @@ def _allocation_spans(allocations) -> list:
 
 
 def _check_start(start_at: datetime) -> None:
-    if start_at.tzinfo is None:
-        raise InvalidInput("start_at needs a UTC offset", field="start_at", rule="timezone")
+    """A start with an offset inside ``studiobook.limits`` (the studio's horizon is the
+    core's own check, after this one)."""
+    try:
+        limits.instant(start_at)
+    except limits.OutOfRange as error:
+        raise InvalidInput(f"start_at {error.message}", field="start_at",
+                           rule=error.rule) from None
 
 
 # --- holds -------------------------------------------------------------------------------------
@@ -468,7 +534,7 @@ def _transition(*, actor, booking: Booking, action: str, reason: str = "",
         booking = Booking.objects.select_for_update().select_related("studio").get(
             pk=booking.pk)
         old = booking.status
-        booking.status = next_status(old, action)
+        booking.status = check_transition(booking, action, now)
         booking.status_reason = reason or booking.status_reason
         for name, value in fields.items():
             setattr(booking, name, value)
@@ -687,13 +753,15 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
 
 
 def complete_booking(*, actor, booking: Booking, now: datetime | None = None) -> Booking:
-    """confirmed -> completed (staff or admins)."""
+    """confirmed -> completed (staff or admins), once the session has started. Raises
+    Forbidden, IllegalTransition, SessionNotStarted."""
     require_team(actor, booking.studio)
     return _transition(actor=actor, booking=booking, action="complete", now=now)
 
 
 def mark_no_show(*, actor, booking: Booking, now: datetime | None = None) -> Booking:
-    """confirmed -> no_show (staff or admins); frees the rest of the slot."""
+    """confirmed -> no_show (staff or admins), once the session has started; frees the
+    rest of the slot. Raises Forbidden, IllegalTransition, SessionNotStarted."""
     require_team(actor, booking.studio)
     return _transition(actor=actor, booking=booking, action="mark_no_show", now=now)
 
@@ -721,6 +789,10 @@ def assign_staff(*, actor, booking: Booking, staff_ids: list[int], override: boo
                 exclude=Exclusions(booking_ids=frozenset({booking.id})),
             )
             engineers = {e.id: e for e in query.engineers or ()}
+            unknown = [s for s in staff_ids if s not in engineers]
+            if unknown:
+                raise NotFound(f"staff {unknown[0]} is not an engineer of {studio.name}",
+                               field="staff_ids")
             if not override:
                 # Admins may move a booking's engineer regardless of lead time; what matters
                 # is that each engineer is within hours and free.

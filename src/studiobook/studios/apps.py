@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class StudiosConfig(AppConfig):
     name = "studiobook.studios"
     label = "studios"
+
+    def ready(self) -> None:
+        from studiobook.studios import database
+
+        database.connect()

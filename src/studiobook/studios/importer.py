@@ -32,6 +32,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from studiobook import limits
 from studiobook.scheduling import money
 from studiobook.studios import audit
 from studiobook.studios.errors import InvalidInput
@@ -259,6 +260,9 @@ class _Reader:
         if not isinstance(value, str):
             self.fail(_join(path, key), "must be a string")
             return None
+        if limits.NUL in value:
+            self.fail(_join(path, key), "must not contain a NUL character (\\u0000)")
+            return None
         if not blank and not value.strip():
             self.fail(_join(path, key), "must not be empty")
             return None
@@ -314,7 +318,9 @@ class _Reader:
             self.fail(where, "must be a list of strings")
             return ()
         for i, item in enumerate(value):
-            if not item.strip():
+            if limits.NUL in item:
+                self.fail(f"{where}[{i}]", "must not contain a NUL character (\\u0000)")
+            elif not item.strip():
                 self.fail(f"{where}[{i}]", "must not be empty")
             elif item in value[:i]:
                 self.fail(f"{where}[{i}]", f"duplicate '{item}'")
@@ -347,7 +353,11 @@ class _Reader:
             return None
         where = _join(path, key)
         if isinstance(value, time):
-            return value
+            try:
+                return limits.wall_clock_minute(value)
+            except limits.OutOfRange as error:
+                self.fail(where, error.message)
+                return None
         if is_end and value == MIDNIGHT_END:
             return time(0, 0)
         match = CLOCK.match(value) if isinstance(value, str) else None
@@ -361,15 +371,22 @@ class _Reader:
         if value is None:
             return None
         where = _join(path, key)
+        day = None
         if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        if isinstance(value, str):
+            day = value
+        elif isinstance(value, str):
             try:
-                return date.fromisoformat(value)
+                day = date.fromisoformat(value)
             except ValueError:
                 pass
-        self.fail(where, "must be a date 'YYYY-MM-DD'")
-        return None
+        if day is None:
+            self.fail(where, "must be a date 'YYYY-MM-DD'")
+            return None
+        try:
+            return limits.local_date(day)
+        except limits.OutOfRange as error:
+            self.fail(where, error.message)
+            return None
 
     def weekdays(self, table: dict, path: str) -> tuple[int, ...] | None:
         value = self._get(table, path, "weekdays", _MISSING)
@@ -686,10 +703,17 @@ def _instant(reader: _Reader, table: dict, where: str, key: str, zone: ZoneInfo 
         return None
     if local.tzinfo is None and zone is None:
         return None  # the zone's own problem is reported on studio.time_zone
+    if not limits.EARLIEST_DATE <= local.date() <= limits.LATEST_DATE:
+        # Checked before converting: year 1 at +14:00 does not even convert to UTC.
+        reader.fail(path, f"must be {limits.INSTANT_RANGE}")
+        return None
     instant = to_utc(local, zone, is_end=is_end)
     if instant is None:
         reader.fail(path, f"{local.isoformat(timespec='minutes')} does not exist in "
                           f"{zone.key} (the clocks skip it)")
+    elif not limits.is_instant_in_range(instant):
+        reader.fail(path, f"must be {limits.INSTANT_RANGE}")
+        return None
     return instant
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
 
+from studiobook import limits
 from studiobook.studios import audit
 from studiobook.studios.errors import Forbidden, InvalidInput, NotFound
 from studiobook.studios.models import (
@@ -42,8 +43,26 @@ def _check_weekdays(data: dict) -> None:
                            field="weekdays", rule="iso_weekday")
 
 
+def _within_limits(data: dict, fields: dict[str, Callable[[Any], Any]]) -> None:
+    """Each given value of ``fields`` through its ``studiobook.limits`` check; raises
+    InvalidInput naming the field and the limit's rule."""
+    for name, check in fields.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        try:
+            check(value)
+        except limits.OutOfRange as error:
+            raise InvalidInput(f"{name} {error.message}", field=name,
+                               rule=error.rule) from None
+
+
 def _check_rule(data: dict, instance: ScheduleRule | None) -> None:
     _check_weekdays(data)
+    _within_limits(data, {"start_time": limits.wall_clock_minute,
+                          "end_time": limits.wall_clock_minute,
+                          "effective_from": limits.local_date,
+                          "effective_to": limits.local_date})
     start = data.get("start_time", getattr(instance, "start_time", None))
     end = data.get("end_time", getattr(instance, "end_time", None))
     if start == end:
@@ -57,6 +76,7 @@ def _check_rule(data: dict, instance: ScheduleRule | None) -> None:
 
 
 def _check_blackout(data: dict, instance: Blackout | None) -> None:
+    _within_limits(data, {"start_at": limits.instant, "end_at": limits.instant})
     start = data.get("start_at", getattr(instance, "start_at", None))
     end = data.get("end_at", getattr(instance, "end_at", None))
     if start and end and end <= start:

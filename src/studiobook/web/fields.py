@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from studiobook import limits
 from studiobook.scheduling.money import (
     MAX_PERCENT_FEE_BASIS_POINTS,
     MAX_TAX_RATE_PPM,
@@ -125,3 +126,44 @@ class TaxRateField(forms.CharField):
         if text in self.empty_values:
             return None
         return parse_tax_rate(text)
+
+
+def _limit(check, value):
+    """Run a ``studiobook.limits`` check as a form validator (its sentence, capitalised)."""
+    try:
+        check(value)
+    except limits.OutOfRange as error:
+        raise ValidationError(error.message[:1].upper() + error.message[1:] + ".",
+                              code=error.rule) from None
+
+
+class LimitedDateField(forms.DateField):
+    """A date inside ``studiobook.limits`` (1970-01-02 to 2099-12-30): a day outside it is a
+    field error, never a date the pages cannot turn into instants."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            _limit(limits.local_date, value)
+
+
+class WallClockTimeField(forms.TimeField):
+    """A wall-clock time of whole minutes (``studiobook.limits.wall_clock_minute``)."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            _limit(limits.wall_clock_minute, value)
+
+
+def validate_local_datetime(value) -> None:
+    """A naive wall-clock date-time whose date is inside ``studiobook.limits``."""
+    if value is not None:
+        _limit(limits.local_date, value.date())
+        _limit(limits.wall_clock_minute, value.time())
+
+
+def validate_instant(value) -> None:
+    """An aware instant inside ``studiobook.limits``."""
+    if value is not None:
+        _limit(limits.instant, value)

@@ -8,7 +8,6 @@ from typing import Literal
 from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Router, Status
-from pydantic import AwareDatetime
 
 from studiobook.api.auth import signed_in
 from studiobook.api.routers.common import (
@@ -47,6 +46,7 @@ from studiobook.api.schemas import (
     TaxRateIn,
     TaxRateOut,
 )
+from studiobook.api.types import Instant
 from studiobook.bookings import services
 from studiobook.bookings.board import calendar_board
 from studiobook.bookings.models import Booking
@@ -142,7 +142,7 @@ def record_payment(request, slug: str, code: str, payload: OfflinePaymentIn):
 
 
 @router.get(PREFIX + "/payouts.csv")
-def payouts_csv(request, slug: str, start: AwareDatetime, end: AwareDatetime):
+def payouts_csv(request, slug: str, start: Instant, end: Instant):
     """Per booking with money moved in [start, end): captured, refunded, taxes, platform
     fee and the studio's net, as CSV (minor units)."""
     studio = get_studio(slug)
@@ -157,14 +157,19 @@ def payouts_csv(request, slug: str, start: AwareDatetime, end: AwareDatetime):
 
 @router.put(PREFIX + "/settings", response=StudioOut)
 def update_settings(request, slug: str, payload: StudioSettingsIn):
-    """Change booking and payment settings; only the fields given."""
+    """Change booking and payment settings; only the fields given (a field sent as null is
+    a 422: leave it out to keep its value)."""
     studio = get_studio(slug)
-    return studio_services.update_settings(actor=request.user, studio=studio,
-                                           data=payload.dict(exclude_unset=True))
+    data = payload.dict(exclude_unset=True)
+    for name, value in data.items():
+        if value is None:
+            raise InvalidInput(f"{name} may not be null; leave it out to keep its value",
+                               field=name, rule="not_null")
+    return studio_services.update_settings(actor=request.user, studio=studio, data=data)
 
 
 @router.get(PREFIX + "/calendar", response=CalendarOut)
-def calendar_view(request, slug: str, start: AwareDatetime, end: AwareDatetime,
+def calendar_view(request, slug: str, start: Instant, end: Instant,
                   group_by: Literal["room", "staff"] = "room"):
     """The board for [start, end) (UTC instants, at most 42 days), one lane per room or
     engineer, bookings, live holds and blackouts, conflicts flagged."""

@@ -480,8 +480,9 @@ class Acting:
     has_failed_sync: bool = False
 
     def can(self, transition: str) -> bool:
-        """Whether the state machine (``services.TRANSITIONS``) allows ``transition`` now."""
-        return (self.booking.status, transition) in services.TRANSITIONS
+        """Whether the state machine allows ``transition`` now (``services.can_transition``:
+        completed and no-show only once the session has started)."""
+        return services.can_transition(self.booking, transition, timezone.now())
 
 
 @dataclass(frozen=True)

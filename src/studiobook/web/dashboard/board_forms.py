@@ -19,7 +19,7 @@ from studiobook.bookings.strip import day_label
 from studiobook.studios.importer import to_utc
 from studiobook.studios.models import Room, Service, StaffMember, Studio
 from studiobook.web.common import studio_zone
-from studiobook.web.fields import AmountField
+from studiobook.web.fields import AmountField, LimitedDateField, WallClockTimeField
 
 BY_CHOICES = [("room", "By room"), ("staff", "By staff")]
 VIEW_CHOICES = [("day", "Day"), ("week", "Week")]
@@ -32,7 +32,7 @@ class BoardQueryForm(forms.Form):
 
     by = forms.ChoiceField(choices=BY_CHOICES, required=False)
     view = forms.ChoiceField(choices=VIEW_CHOICES, required=False)
-    date = forms.DateField(label="Date", required=False,
+    date = LimitedDateField(label="Date", required=False,
                            widget=forms.DateInput(attrs={"type": "date"}))
 
 
@@ -64,8 +64,8 @@ class NewBookingForm(forms.Form):
                                   empty_label="Any suitable room")
     staff = forms.ModelChoiceField(label="Engineer", queryset=StaffMember.objects.none(),
                                    required=False, empty_label="Any suitable engineer")
-    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
-    start_time = forms.TimeField(label="Start time",
+    date = LimitedDateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = WallClockTimeField(label="Start time",
                                  widget=forms.TimeInput(attrs={"type": "time", "step": 60},
                                                         format="%H:%M"))
     duration_minutes = forms.IntegerField(label="Duration (minutes)", min_value=1,
@@ -217,9 +217,9 @@ class BookingFilterForm(forms.Form):
 
     status = forms.ChoiceField(label="Status", required=False,
                                choices=[("", "Any status"), *Booking.Status.choices])
-    date_from = forms.DateField(label="From", required=False,
+    date_from = LimitedDateField(label="From", required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False,
+    date_to = LimitedDateField(label="To", required=False,
                               widget=forms.DateInput(attrs={"type": "date"}))
     room = forms.ModelChoiceField(label="Room", required=False, queryset=Room.objects.none(),
                                   empty_label="Any room")

@@ -49,9 +49,12 @@ from studiobook.studios.services import SETTING_LIMITS
 from studiobook.web.common import studio_zone
 from studiobook.web.fields import (
     AmountField,
+    LimitedDateField,
     TaxRateField,
+    WallClockTimeField,
     parse_amount,
     parse_percent,
+    validate_local_datetime,
 )
 
 WEEKDAYS = [(1, "Monday"), (2, "Tuesday"), (3, "Wednesday"), (4, "Thursday"), (5, "Friday"),
@@ -105,6 +108,7 @@ class LocalDateTimeField(forms.DateTimeField):
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     input_formats = LOCAL_DATETIME_FORMATS
+    default_validators = [validate_local_datetime]
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -114,13 +118,13 @@ class LocalDateTimeField(forms.DateTimeField):
         return BaseTemporalField.to_python(self, value)
 
 
-def _time_field(label: str, **kwargs) -> forms.TimeField:
-    return forms.TimeField(label=label, widget=forms.TimeInput(attrs={"type": "time"},
+def _time_field(label: str, **kwargs) -> WallClockTimeField:
+    return WallClockTimeField(label=label, widget=forms.TimeInput(attrs={"type": "time"},
                                                                  format="%H:%M"), **kwargs)
 
 
-def _date_field(label: str, **kwargs) -> forms.DateField:
-    return forms.DateField(label=label, widget=forms.DateInput(attrs={"type": "date"},
+def _date_field(label: str, **kwargs) -> LimitedDateField:
+    return LimitedDateField(label=label, widget=forms.DateInput(attrs={"type": "date"},
                                                                  format="%Y-%m-%d"), **kwargs)
 
 

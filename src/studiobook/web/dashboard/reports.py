@@ -37,6 +37,7 @@ from studiobook.web.common import (
     is_htmx,
     local_today,
 )
+from studiobook.web.fields import LimitedDateField
 
 PAGE = "web/dashboard/reports.html"
 BODY = "web/dashboard/partials/reports_body.html"
@@ -48,8 +49,8 @@ class _RangeForm(forms.Form):
     Its fields are named ``from`` and ``to`` (the query parameters), see ``ReportRangeForm``."""
 
 
-def _date_field(label: str, help_text: str) -> forms.DateField:
-    return forms.DateField(label=label, help_text=help_text,
+def _date_field(label: str, help_text: str) -> LimitedDateField:
+    return LimitedDateField(label=label, help_text=help_text,
                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
 

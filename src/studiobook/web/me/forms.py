@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 
 from studiobook.accounts.services import PHONE_EXAMPLE
+from studiobook.web.fields import LimitedDateField
 from studiobook.web.public.forms import InstantField
 
 
@@ -24,7 +25,7 @@ class CancelForm(forms.Form):
 class NewDateForm(forms.Form):
     """Step 1 of a reschedule: the day to look at, in the studio's zone."""
 
-    date = forms.DateField(label="New date", widget=forms.DateInput(attrs={"type": "date"}),
+    date = LimitedDateField(label="New date", widget=forms.DateInput(attrs={"type": "date"}),
                            help_text="Free start times are listed in the studio's time zone.")
 
 
@@ -32,7 +33,7 @@ class RescheduleChoiceForm(forms.Form):
     """Step 2 (preview): the chosen start (a listed time, ``bookings.strip.iso_utc``; any
     ISO 8601 instant with its offset is read, as UTC), and the day it was chosen from."""
 
-    date = forms.DateField(required=False, widget=forms.HiddenInput)
+    date = LimitedDateField(required=False, widget=forms.HiddenInput)
     start = InstantField(widget=forms.HiddenInput, error_messages={
         "invalid": "Choose one of the listed start times."})
 

@@ -18,6 +18,7 @@ from django import forms
 from django.urls import reverse
 
 from studiobook.studios.models import Room, Service, StaffMember, Studio
+from studiobook.web.fields import LimitedDateField, validate_instant
 
 MAX_DURATION_MINUTES = 24 * 60
 MAX_ADD_ON_QUANTITY = 20
@@ -79,7 +80,7 @@ class AvailabilityForm(forms.Form):
     ``today`` is the studio's local date; a day before it or past the studio's booking horizon
     is refused here, so the date picker and the server agree."""
 
-    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}),
+    date = LimitedDateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}),
                            error_messages={"invalid": "Enter a date like 2026-11-24."})
     service = ServiceListField(label="Service")
     duration = forms.IntegerField(
@@ -140,6 +141,7 @@ class InstantField(forms.CharField):
 
     default_error_messages = {"invalid": "Enter a time with its UTC offset, like "
                                          "2026-11-24T15:00:00Z."}
+    default_validators = [validate_instant]
 
     def to_python(self, value) -> datetime | None:
         value = super().to_python(value)
