@@ -57,6 +57,17 @@ class Hold(models.Model):
         return sorted(a.staff_id for a in self.allocations.all() if a.staff_id is not None)
 
 
+class BookingQuerySet(models.QuerySet):
+    def locked(self) -> BookingQuerySet:
+        """The bookings under a row lock for a change of their columns (``SELECT ... FOR NO
+        KEY UPDATE OF`` the booking only; no joined row is locked). A writer of rows that
+        reference a booking (payments, the ledger, allocations, notifications) takes only a
+        key-share lock on it, which this does not block, so a booking's writer and a payment's
+        writer never wait on each other in opposite orders (PostgreSQL, "Row-level Locks";
+        SQLite serialises writers anyway)."""
+        return self.select_for_update(no_key=True, of=("self",))
+
+
 class Booking(models.Model):
     """A booked session: a service at [start_at, end_at) (UTC) in a room and/or with
     engineers, with its price snapshot in minor units of ``currency``."""
@@ -107,6 +118,8 @@ class Booking(models.Model):
     status_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BookingQuerySet.as_manager()
 
     class Meta:
         ordering = ["start_at", "id"]

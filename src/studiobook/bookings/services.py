@@ -530,28 +530,31 @@ def _transition(*, actor, booking: Booking, action: str, reason: str = "",
     status no longer blocks, and audit the change. ``within(booking)`` runs inside the same
     transaction after the change (the rows the change needs, e.g. reserved refunds)."""
     now = now or timezone.now()
-    with transaction.atomic(durable=True):
-        booking = Booking.objects.select_for_update().select_related("studio").get(
-            pk=booking.pk)
-        old = booking.status
-        booking.status = check_transition(booking, action, now)
-        booking.status_reason = reason or booking.status_reason
-        for name, value in fields.items():
-            setattr(booking, name, value)
-        booking.save(update_fields=["status", "status_reason", "updated_at", *fields])
-        if within is not None:
-            within(booking)
-        if not booking.is_blocking:
-            booking.allocations.update(is_blocking=False)
-            events.publish_availability(booking.studio_id,
-                                  _allocation_spans(booking.allocations.all()),
-                                  booking_id=booking.id)
-        events.publish(EVENT_OF_ACTION[action], studio_id=booking.studio_id,
-                       booking_id=booking.id, reason=reason, approved=action == "approve",
-                       **(details or {}))
-        audit.record(studio=booking.studio, actor=actor, action=f"booking.{action}",
-                     entity="booking", entity_id=booking.code,
-                     diff={"status": [old, booking.status], "reason": reason, **(details or {})})
+    try:
+        with transaction.atomic(durable=True):
+            booking = Booking.objects.locked().select_related("studio").get(pk=booking.pk)
+            old = booking.status
+            booking.status = check_transition(booking, action, now)
+            booking.status_reason = reason or booking.status_reason
+            for name, value in fields.items():
+                setattr(booking, name, value)
+            booking.save(update_fields=["status", "status_reason", "updated_at", *fields])
+            if within is not None:
+                within(booking)
+            if not booking.is_blocking:
+                booking.allocations.update(is_blocking=False)
+                events.publish_availability(booking.studio_id,
+                                            _allocation_spans(booking.allocations.all()),
+                                            booking_id=booking.id)
+            events.publish(EVENT_OF_ACTION[action], studio_id=booking.studio_id,
+                           booking_id=booking.id, reason=reason, approved=action == "approve",
+                           **(details or {}))
+            audit.record(studio=booking.studio, actor=actor, action=f"booking.{action}",
+                         entity="booking", entity_id=booking.code,
+                         diff={"status": [old, booking.status], "reason": reason,
+                               **(details or {})})
+    except OperationalError as error:  # a lock timeout or deadlock: a 409, never a 500
+        raise _translate_database_errors(error) from error
     return booking
 
 
@@ -714,7 +717,7 @@ def reschedule_booking(*, actor, booking: Booking, start_at: datetime,
                             None)
             _expire_stale_holds(now, room_ids=[preview.room_id] if preview.room_id else [],
                                 staff_ids=preview.staff_ids)
-            locked = Booking.objects.select_for_update().get(pk=booking.pk)
+            locked = Booking.objects.locked().get(pk=booking.pk)
             if not locked.is_blocking:
                 raise IllegalTransition(f"cannot reschedule a booking that is {locked.status}")
             reservation = _choose(studio=studio, service=booking.service, start_at=start_at,

@@ -69,7 +69,7 @@ def repair_missing_payments(*, now: datetime | None = None) -> int:
     repaired = 0
     for booking_id in candidates:
         with transaction.atomic():
-            booking = (Booking.objects.select_for_update().select_related("studio")
+            booking = (Booking.objects.locked().select_related("studio")
                        .filter(pk=booking_id, status__in=BLOCKING).first())
             if booking is None or services.create_payment_rows(booking, now=now) is None:
                 continue

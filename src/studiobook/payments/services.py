@@ -209,7 +209,9 @@ def apply_intent(payment: Payment, intent: IntentResult, *,
     whose answer is the intent we just created or charged); webhook events pass False, so an
     event never changes which intent a payment is."""
     with transaction.atomic():
-        locked = Payment.objects.select_for_update().select_related(
+        # The payment alone: its booking is only read here, and locking it too (in the join)
+        # would deadlock against a cancellation, which locks the booking, then its payments.
+        locked = Payment.objects.select_for_update(of=("self",)).select_related(
             "booking", "booking__studio").get(pk=payment.pk)
         if adopt_intent_id and (intent.object == "payment_intent" or not locked.intent_id):
             locked.intent_id = intent.id
