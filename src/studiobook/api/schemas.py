@@ -70,6 +70,27 @@ class SessionOut(Schema):
     user: UserOut | None
 
 
+class RegisterOut(Schema):
+    """A new account. With email verification mandatory (the default) ``token`` is null and
+    ``email_verification`` is ``"sent"``: follow the link in the email (the same link as the
+    web sign-up's), then sign in with POST /api/auth/login."""
+
+    token: str | None
+    token_type: Literal["Bearer"] = "Bearer"
+    user: UserOut
+    email_verification: Literal["sent", "not_required"]
+
+
+class LogoutIn(Schema):
+    all: bool = Field(False, description="true: revoke every API token of this user, on "
+                                         "every device, and end this session")
+
+
+class LogoutOut(Schema):
+    detail: str
+    revoked_tokens: int
+
+
 # --- public studio data --------------------------------------------------------------------
 
 class StudioOut(Schema):
