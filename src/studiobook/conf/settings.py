@@ -157,8 +157,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Accounts in the browser (django-allauth): email and password, email verification, password
 # reset; Google sign-in when GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are set.
+# One backend: allauth's (a ModelBackend: it also serves the Django admin's username field,
+# read as the email, and permissions). With Django's ModelBackend listed too, every wrong
+# password was hashed twice (each backend tried it), doubling what a failed login costs.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
@@ -191,7 +193,9 @@ if os.environ.get("GOOGLE_CLIENT_ID"):
 CACHE_URL = os.environ.get("CACHE_URL", "") or os.environ.get("REDIS_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": CACHE_URL, "KEY_PREFIX": "studiobook"}}
+                          "LOCATION": CACHE_URL,
+                          # Several deployments may share one Redis: one prefix each.
+                          "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "studiobook")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                           "LOCATION": "studiobook"}}

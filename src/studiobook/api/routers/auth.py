@@ -46,7 +46,8 @@ def user_out(user) -> dict:
 
 
 def _signed_in(request, user) -> dict:
-    django_auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    django_auth.login(request, user,
+                      backend="allauth.account.auth_backends.AuthenticationBackend")
     return {"token": accounts.issue_token(user), "user": user_out(user)}
 
 
