@@ -111,6 +111,9 @@ class StudioOut(Schema):
     requires_approval: bool
     approval_window_hours: int
     balance_lead_hours: int
+    max_unpaid_bookings: int
+    max_unpaid_hours: int
+    first_booking_rule: Literal["none", "approval"]
 
 
 class RoomOut(Schema):
@@ -449,6 +452,11 @@ class StudioSettingsIn(Schema):
     approval_window_hours: _setting("approval_window_hours") = None
     balance_lead_hours: _setting("balance_lead_hours") = None
     platform_fee_basis_points: _setting("platform_fee_basis_points") = None
+    max_unpaid_bookings: _setting("max_unpaid_bookings") = None
+    max_unpaid_hours: _setting("max_unpaid_hours") = None
+    first_booking_rule: Literal["none", "approval"] | None = Field(
+        None, description="what an artist's first booking at the studio needs (no completed "
+                          "or paid booking there yet): none, or the studio's approval")
 
 
 class CalendarItemOut(Schema):
