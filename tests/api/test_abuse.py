@@ -360,3 +360,35 @@ def test_a_limited_page_is_the_429_page(client, bookable, artist):
     assert 1 <= int(response["Retry-After"]) <= 600
     assert "Too many requests" in response.content.decode()
     assert response.templates[0].name == "429.html"
+
+
+# --- unpaid bookings per artist --------------------------------------------------------------
+
+def test_the_unpaid_limit_is_a_409_problem_naming_the_rule(api, bookable, studio, artist):
+    studio.max_unpaid_bookings = 1
+    studio.save()
+    first = hold(api, bookable, artist)[1]
+    assert api.post("/bookings", {"hold_id": first["hold_id"]}, user=artist)[0] == 201
+    status, body = hold(api, bookable, artist, 2)
+    assert (status, body["code"], body["rule"], body["limit"]) == (
+        409, "unpaid_limit_reached", "max_unpaid_bookings", 1)
+    assert body["detail"] == ("you have 1 unpaid upcoming bookings at Northside Sound; pay "
+                              "or cancel one first (limit 1)")
+    direct = {"studio": "northside", "service_id": bookable.id,
+              "start_at": "2026-11-24T19:00:00Z", "duration_min": 60}
+    status, body = api.post("/bookings", direct, user=artist)
+    assert (status, body["rule"]) == (409, "max_unpaid_bookings")
+    assert Hold.objects.filter(user=artist).count() == 1
+
+
+def test_a_limited_request_is_not_stored_under_its_idempotency_key(api, bookable, artist):
+    key = {"HTTP_IDEMPOTENCY_KEY": "hold-2"}
+    with override_settings(STUDIOBOOK_RATE_LIMITS={"holds": {"user": "1/10m"}}):
+        assert hold(api, bookable, artist)[0] == 201
+        start = "2026-11-24T17:00:00Z"
+        body = {"service_id": bookable.id, "start_at": start, "duration_min": 60}
+        assert api.post("/studios/northside/holds", body, user=artist, headers=key)[0] == 429
+    # The window has passed: the same key now does the work, it does not replay the 429.
+    status, created = api.post("/studios/northside/holds", body, user=artist, headers=key)
+    assert status == 201 and created["start_at"] == start
+    assert "Idempotent-Replayed" not in api.last

@@ -8,6 +8,7 @@ import contextlib
 from datetime import timedelta
 
 import pytest
+import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -227,3 +228,18 @@ def test_no_sequence_of_holds_and_bookings_exceeds_the_limits(world, steps, max_
         assert len(unpaid) <= max_count
         assert sum((b.end_at - b.start_at for b in unpaid), timedelta()) <= timedelta(
             hours=max_hours)
+
+
+def test_the_hold_page_says_why_the_booking_is_refused(world, client):
+    hold = services.place_hold(actor=world["artist"], studio=world["studio"],
+                               service=world["service"], start_at=DAY + timedelta(hours=5),
+                               duration_minutes=60, now=NOW)
+    for hour in range(3):
+        book(world, hour)
+    client.force_login(world["artist"])
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        response = client.post(f"/holds/{hold.token}")
+    assert response.status_code == 409
+    assert ("you have 3 unpaid upcoming bookings at Northside Sound; pay or cancel one first "
+            "(limit 3)") in response.content.decode()
+    assert Booking.objects.filter(user=world["artist"]).count() == 3

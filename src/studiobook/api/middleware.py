@@ -6,6 +6,7 @@ import hashlib
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import Resolver404, resolve
 
 from studiobook.api.models import IdempotencyRecord
 from studiobook.api.problems import problem, too_many_requests
@@ -45,6 +46,16 @@ DEFAULT_BODY_TYPES = frozenset({"application/json"})
 DECLARED_BODY_TYPES: dict[str, frozenset[str]] = {}
 
 
+def view_name(request) -> str:
+    """The namespaced url name the request goes to (``""`` for none). Resolved here, in
+    ``__call__``, because these guards run before the idempotency middleware stores a
+    response: a refused request must not become the stored answer for its key."""
+    try:
+        return resolve(request.path_info).view_name
+    except Resolver404:
+        return ""
+
+
 def media_type(request) -> str:
     """The request's Content-Type without parameters, lower case (``""`` when absent)."""
     return request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
@@ -61,20 +72,23 @@ def has_body(request) -> bool:
 class RateLimitMiddleware:
     """429 for a POST to a hold, booking or payment view (API or page) once the caller's user
     or IP budget is spent (``api.ratelimits``), before the view runs. After the
-    authentication middlewares, so that a bearer token's user is counted."""
+    authentication middlewares, so that a bearer token's user is counted, and before the
+    idempotency middleware, so that a 429 is never stored as a key's answer."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        return self.refuse(request) or self.get_response(request)
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
+    @staticmethod
+    def refuse(request):
         from studiobook.api import ratelimits
 
-        match = getattr(request, "resolver_match", None)
-        scope = ratelimits.SCOPE_OF_VIEW.get(match.view_name if match else "")
-        if scope is None or request.method != "POST":
+        if request.method != "POST":
+            return None
+        scope = ratelimits.SCOPE_OF_VIEW.get(view_name(request))
+        if scope is None:
             return None
         wait = ratelimits.retry_after(request, scope)
         if wait is None:
@@ -91,21 +105,21 @@ class RateLimitMiddleware:
 
 class ContentTypeMiddleware:
     """415 for an API request with a body whose Content-Type is not one the endpoint declares
-    (``application/json`` for all of them today), before the view, authentication, a session
-    or anything else happens. ``POST /api/auth/login`` with ``text/plain`` is refused here."""
+    (``application/json`` for all of them today), before the view, a session or anything
+    else happens. ``POST /api/auth/login`` with ``text/plain`` is refused here."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        return self.refuse(request) or self.get_response(request)
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
+    @staticmethod
+    def refuse(request):
         if (not request.path.startswith("/api/") or request.method not in MUTATING
                 or not (has_body(request) or request.path.startswith(BODY_REQUIRED_PREFIXES))):
             return None
-        match = getattr(request, "resolver_match", None)
-        declared = DECLARED_BODY_TYPES.get(match.view_name if match else "", DEFAULT_BODY_TYPES)
+        declared = DECLARED_BODY_TYPES.get(view_name(request), DEFAULT_BODY_TYPES)
         given = media_type(request)
         if given in declared:
             return None

@@ -224,6 +224,11 @@ STUDIOBOOK_RATE_LIMITS = {
     "payments": {"user": _rate("PAYMENTS_USER", "20/10m"),
                  "ip": _rate("PAYMENTS_IP", "40/10m")},
 }
+# STUDIOBOOK_RATE_LIMITS_ENABLED=0 switches every limit off: for load tests and benchmarks
+# on a private network only, never in production.
+if not _flag("STUDIOBOOK_RATE_LIMITS_ENABLED", True):
+    ACCOUNT_RATE_LIMITS = False
+    RATELIMIT_ENABLE = False
 # Behind a reverse proxy, the header that carries the client's address for django-ratelimit
 # (e.g. HTTP_X_FORWARDED_FOR); REMOTE_ADDR by default.
 if os.environ.get("RATELIMIT_IP_META_KEY"):
