@@ -392,3 +392,9 @@ def test_a_limited_request_is_not_stored_under_its_idempotency_key(api, bookable
     status, created = api.post("/studios/northside/holds", body, user=artist, headers=key)
     assert status == 201 and created["start_at"] == start
     assert "Idempotent-Replayed" not in api.last
+
+
+def test_the_auth_refusals_are_in_the_openapi_document(api, db):
+    paths = api.get("/openapi.json")[1]["paths"]
+    assert sorted(paths["/api/auth/login"]["post"]["responses"]) == ["200", "403", "415", "429"]
+    assert sorted(paths["/api/auth/register"]["post"]["responses"]) == ["201", "415", "429"]

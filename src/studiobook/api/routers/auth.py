@@ -67,8 +67,9 @@ def _send_confirmation(request, user, *, signup: bool) -> None:
 
 
 @router.post("/register", response={201: RegisterOut}, auth=None,
-             openapi_extra={"responses": {429: {"description": "too many sign-ups from this "
-                                                "address (Retry-After)"}}})
+             openapi_extra={"responses": {
+                 415: {"description": "the body is not application/json"},
+                 429: {"description": "too many sign-ups from this address (Retry-After)"}}})
 def register(request, payload: RegisterIn):
     """Create an artist account, under the web sign-up's rules: at most
     ``ACCOUNT_RATE_LIMITS["signup"]`` per IP (shared with /accounts/signup/), the password
@@ -104,8 +105,12 @@ def register(request, payload: RegisterIn):
 
 
 @router.post("/login", response=TokenOut, auth=None,
-             openapi_extra={"responses": {429: {"description": "too many attempts for this "
-                                                "account or address (Retry-After)"}}})
+             openapi_extra={"responses": {
+                 403: {"description": "the email address is not confirmed yet "
+                                      "(email_unverified); a new link was sent"},
+                 415: {"description": "the body is not application/json"},
+                 429: {"description": "too many attempts for this account or address "
+                                      "(Retry-After)"}}})
 def login(request, payload: LoginIn):
     """Exchange email and password for a bearer token (and a session cookie). JSON only
     (415 otherwise). Rate-limited with the browser form's budget (allauth's ``login`` per IP,
