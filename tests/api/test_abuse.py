@@ -398,3 +398,10 @@ def test_the_auth_refusals_are_in_the_openapi_document(api, db):
     paths = api.get("/openapi.json")[1]["paths"]
     assert sorted(paths["/api/auth/login"]["post"]["responses"]) == ["200", "403", "415", "429"]
     assert sorted(paths["/api/auth/register"]["post"]["responses"]) == ["201", "415", "429"]
+
+
+def test_the_django_admin_signs_in_through_the_rate_limited_form(client, db):
+    response = client.post("/admin/login/", {"username": "ops@example.test",
+                                             "password": "guess"})
+    assert (response.status_code, response["Location"]) == (
+        302, "/accounts/login/?next=%2Fadmin%2Flogin%2F")
