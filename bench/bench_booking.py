@@ -63,7 +63,9 @@ from studiobook.studios.models import Membership, Room, ScheduleRule, Service, S
 
 studio = Studio.objects.create(
     slug="bench", name="Bench Studio", time_zone="America/Toronto", currency="CAD",
-    lead_time_minutes=0, horizon_days=365, max_active_holds=3, slot_grid_minutes=15)
+    lead_time_minutes=0, horizon_days=365, max_active_holds=3, slot_grid_minutes=15,
+    # Each client books many sessions unpaid: lift the per-artist unpaid limits.
+    max_unpaid_bookings=100, max_unpaid_hours=744)
 ScheduleRule.objects.create(studio=studio, target_type="studio", weekdays=[1, 2, 3, 4, 5, 6, 7],
                             start_time=time(0), end_time=time(23, 59))
 rooms = [Room.objects.create(studio=studio, name=f"Room {{n}}", tags=["tracking"]).id

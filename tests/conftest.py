@@ -86,3 +86,14 @@ def fast_password_hashing(settings):
     """PBKDF2 at Django's cost dominates tests that create users; its strength is not what
     these tests check."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache, so that rate-limit counters never leak from one
+    test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -71,3 +71,19 @@ def test_the_api_and_the_importer_accept_the_same_ranges(api, studio, admin_user
     status, body = api.put(SETTINGS, {"hold_minutes": 180, "horizon_days": 3000},
                            user=admin_user)
     assert status == 200, body
+
+
+def test_the_unpaid_limits_are_settings_of_the_api(api, studio, admin_user):
+    status, body = api.put(SETTINGS, {"max_unpaid_bookings": 2, "max_unpaid_hours": 6,
+                                      "first_booking_rule": "approval"}, user=admin_user)
+    assert status == 200, body
+    assert (body["max_unpaid_bookings"], body["max_unpaid_hours"],
+            body["first_booking_rule"]) == (2, 6, "approval")
+    for bad, field in (({"max_unpaid_bookings": 0}, "max_unpaid_bookings"),
+                       ({"max_unpaid_hours": 745}, "max_unpaid_hours"),
+                       ({"first_booking_rule": "never"}, "first_booking_rule")):
+        status, body = api.put(SETTINGS, bad, user=admin_user)
+        assert (status, body["errors"][0]["field"]) == (422, field)
+    studio.refresh_from_db()
+    assert (studio.max_unpaid_bookings, studio.max_unpaid_hours,
+            studio.first_booking_rule) == (2, 6, "approval")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -30,19 +31,23 @@ def written() -> tuple[int, ...]:
             AuditLog.objects.count())
 
 
-def test_register_login_session_logout(api, db):
+def test_register_login_session_logout(api, db, mailoutbox):
     status, body = api.post("/auth/register", {"email": "New@Example.test",
                                                "password": "a-long-passphrase", "name": "Nia"})
     assert status == 201 and body["user"]["email"] == "new@example.test"
-    token = body["token"]
-    status, body = api.get("/auth/session", headers={"HTTP_AUTHORIZATION": f"Bearer {token}"})
-    assert (status, body["user"]["name"]) == (200, "Nia")
+    assert (body["token"], body["email_verification"]) == (None, "sent")
+    link = re.search(r"http://testserver(/accounts/confirm-email/[^/\s]+/)",
+                     mailoutbox[-1].body).group(1)
+    assert api.client.post(link).status_code == 302
 
     status, body = api.post("/auth/login", {"email": "new@example.test",
                                             "password": "a-long-passphrase"})
-    assert status == 200 and body["token"] != token
-    status, _ = api.post("/auth/logout", headers={"HTTP_AUTHORIZATION": f"Bearer {token}"})
     assert status == 200
+    token = body["token"]
+    status, body = api.get("/auth/session", headers={"HTTP_AUTHORIZATION": f"Bearer {token}"})
+    assert (status, body["user"]["name"]) == (200, "Nia")
+    status, body = api.post("/auth/logout", headers={"HTTP_AUTHORIZATION": f"Bearer {token}"})
+    assert (status, body) == (200, {"detail": "signed out", "revoked_tokens": 1})
     status, body = api.get("/auth/session", headers={"HTTP_AUTHORIZATION": f"Bearer {token}"})
     assert body == {"user": None}
 

@@ -51,7 +51,9 @@ def make_studio(slug):
     studio = Studio.objects.create(
         slug=slug, name=slug.replace("-", " ").title(), time_zone="America/Toronto",
         currency="CAD", lead_time_minutes=0, horizon_days=365, max_active_holds=5,
-        hold_minutes=10, slot_grid_minutes=15)
+        hold_minutes=10, slot_grid_minutes=15,
+        # One artist books many sessions here: lift the per-artist unpaid limits.
+        max_unpaid_bookings=100, max_unpaid_hours=744)
     ScheduleRule.objects.create(studio=studio, target_type="studio", weekdays=ALL_DAYS,
                                 start_time=time(0), end_time=time(23, 59))
     return studio

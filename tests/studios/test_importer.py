@@ -175,6 +175,8 @@ def test_minimal_file_uses_documented_defaults(db, tmp_path):
     assert (studio.currency, studio.hold_minutes, studio.max_active_holds,
             studio.lead_time_minutes, studio.horizon_days, studio.slot_grid_minutes) == (
         "CAD", 10, 3, 120, 90, 15)
+    assert (studio.max_unpaid_bookings, studio.max_unpaid_hours,
+            studio.first_booking_rule) == (4, 12, "none")
     service = Service.objects.get()
     assert (service.default_duration_minutes, service.min_duration_minutes,
             service.max_duration_minutes, service.duration_step_minutes, service.price_unit,
@@ -498,3 +500,24 @@ def test_every_key_is_documented():
             *importer.STAFF_KEYS, *importer.SERVICE_KEYS, *importer.BLACKOUT_KEYS,
             *importer.ADMIN_KEYS, *importer.TAX_KEYS, *importer.FEE_KEYS}
     assert sorted(key for key in keys if f"| `{key}` |" not in text) == []
+
+
+def test_the_unpaid_limits_come_from_the_studio_file(db, tmp_path):
+    text = MINIMAL.replace('time_zone = "America/Toronto"\n', 'time_zone = "America/Toronto"\n'
+                           'max_unpaid_bookings = 2\nmax_unpaid_hours = 8\n'
+                           'first_booking_rule = "approval"\n', 1)
+    import_studio_file(write(tmp_path, text))
+    studio = Studio.objects.get()
+    assert (studio.max_unpaid_bookings, studio.max_unpaid_hours,
+            studio.first_booking_rule) == (2, 8, "approval")
+
+
+def test_a_bad_first_booking_rule_in_the_studio_file_names_the_key(db, tmp_path):
+    text = MINIMAL.replace('time_zone = "America/Toronto"\n', 'time_zone = "America/Toronto"\n'
+                           'first_booking_rule = "deposit"\nmax_unpaid_bookings = 0\n', 1)
+    with pytest.raises(StudioFileError) as raised:
+        import_studio_file(write(tmp_path, text))
+    message = str(raised.value)
+    assert "studio.first_booking_rule: must be one of 'none', 'approval'" in message
+    assert "studio.max_unpaid_bookings" in message
+    assert Studio.objects.count() == 0

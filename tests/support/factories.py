@@ -52,7 +52,10 @@ def make_studio(db):
     def make(*, hours: tuple[time, time] | None = (time(9), time(21)), **overrides) -> Studio:
         fields = {"slug": "northside", "name": "Northside Sound", "time_zone": "America/Toronto",
                   "currency": "CAD", "lead_time_minutes": 0, "horizon_days": 365,
-                  "max_active_holds": 3} | overrides
+                  "max_active_holds": 3,
+                  # Permissive, as lead time and horizon are: the tests of the unpaid-booking
+                  # limits (tests/bookings/test_unpaid_limits.py) set their own.
+                  "max_unpaid_bookings": 100, "max_unpaid_hours": 24 * 31} | overrides
         studio = Studio.objects.create(**fields)
         if hours:
             ScheduleRule.objects.create(studio=studio, target_type="studio", weekdays=ALL_DAYS,

@@ -676,6 +676,7 @@ def settings_form(**changes) -> dict:
         "hold_minutes": "15", "max_active_holds": "2", "lead_time_minutes": "240",
         "horizon_days": "120", "slot_grid_minutes": "30", "requires_approval": "on",
         "approval_window_hours": "72", "balance_lead_hours": "24",
+        "max_unpaid_bookings": "4", "max_unpaid_hours": "12", "first_booking_rule": "none",
         "tiers-TOTAL_FORMS": "4", "tiers-INITIAL_FORMS": "0", "tiers-MIN_NUM_FORMS": "0",
         "tiers-MAX_NUM_FORMS": "1000",
         "tiers-0-min_hours_before": "72", "tiers-0-refund_percent": "100",
@@ -726,6 +727,26 @@ def test_saving_settings_changes_the_studio_and_the_policy(admin, studio):
     after = admin.get(url("dashboard-settings"))
     assert text(page(after).xpath("//*[@id='current-policy']")[0]) == NEW_POLICY
     assert value_of(after, "id_fee") == "25.00"
+
+
+def test_the_unpaid_limits_and_first_booking_rule_are_on_the_settings_page(admin, studio):
+    studio.max_unpaid_bookings, studio.max_unpaid_hours = 4, 12
+    studio.save()
+    response = admin.get(url("dashboard-settings"))
+    assert (value_of(response, "id_max_unpaid_bookings"),
+            value_of(response, "id_max_unpaid_hours")) == ("4", "12")
+    assert page(response).xpath("//select[@id='id_first_booking_rule']/option/@value") == [
+        "none", "approval"]
+    response = admin.post(url("dashboard-settings"), settings_form(
+        max_unpaid_bookings="2", max_unpaid_hours="6", first_booking_rule="approval"))
+    assert response.status_code == 302
+    studio.refresh_from_db()
+    assert (studio.max_unpaid_bookings, studio.max_unpaid_hours, studio.first_booking_rule) == (
+        2, 6, "approval")
+    response = admin.post(url("dashboard-settings"), settings_form(max_unpaid_bookings="0"))
+    assert response.status_code == 422
+    studio.refresh_from_db()
+    assert studio.max_unpaid_bookings == 2
 
 
 def test_previewing_a_policy_saves_nothing(admin, studio):

@@ -1,22 +1,18 @@
 """Authenticates ``Authorization: Bearer <token>`` requests before the API sees them, so that
-every layer (idempotency, permissions) can rely on ``request.user``."""
+every layer (idempotency, permissions) can rely on ``request.user``. An unknown, expired or
+revoked token leaves the request anonymous (``accounts.services.user_for_token``)."""
 
 from __future__ import annotations
 
 from django.utils.functional import SimpleLazyObject
 
-from studiobook.accounts.models import ApiToken
+from studiobook.accounts.services import user_for_token
 
 
 def _user_for_token(token: str):
     from django.contrib.auth.models import AnonymousUser
 
-    found = (
-        ApiToken.objects.select_related("user")
-        .filter(digest=ApiToken.digest_of(token), user__is_active=True)
-        .first()
-    )
-    return found.user if found else AnonymousUser()
+    return user_for_token(token) or AnonymousUser()
 
 
 class BearerTokenMiddleware:

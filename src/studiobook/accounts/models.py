@@ -7,7 +7,6 @@ staff member or a studio admin depends on the studio: see ``studios.Membership``
 from __future__ import annotations
 
 import hashlib
-import secrets
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -61,12 +60,21 @@ class User(AbstractUser):
 
 class ApiToken(models.Model):
     """A bearer token for the JSON API. Only its SHA-256 digest is stored; the token itself is
-    shown once, when it is issued (``issue_token``)."""
+    shown once, when it is issued (``accounts.services.issue_token``).
+
+    A token is valid until ``expires_at`` (UTC; ``settings.API_TOKEN_LIFETIME_DAYS`` after
+    issue) and only while the user's password is the one it was issued under:
+    ``password_stamp`` is ``User.get_session_auth_hash()`` at issue time (the HMAC of the
+    password hash Django uses to end sessions), so a password change by any path (allauth's
+    pages, a reset link, the Django admin, ``set_password`` in a shell) revokes every token.
+    ``last_used_at`` is written at most once per ``accounts.services.LAST_USED_RESOLUTION``."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, db_index=True)
+    password_stamp = models.CharField(max_length=128, blank=True)
 
     @staticmethod
     def digest_of(token: str) -> str:
@@ -74,7 +82,8 @@ class ApiToken(models.Model):
 
     @classmethod
     def issue(cls, user: User) -> str:
-        """Create a token for ``user`` and return it in clear (43 url-safe characters)."""
-        token = secrets.token_urlsafe(32)
-        cls.objects.create(user=user, digest=cls.digest_of(token))
-        return token
+        """Create a token for ``user`` and return it in clear (43 url-safe characters); see
+        ``accounts.services.issue_token``."""
+        from studiobook.accounts.services import issue_token
+
+        return issue_token(user)

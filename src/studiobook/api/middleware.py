@@ -12,11 +12,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpResponseBadRequest
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from studiobook import limits
 from studiobook.api.models import IdempotencyRecord
-from studiobook.api.problems import problem
+from studiobook.api.problems import problem, too_many_requests
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Auth responses carry bearer tokens: never stored, never replayed.
@@ -134,6 +135,105 @@ class EdgeInputMiddleware:
         if is_api:
             return problem(422, detail, code="validation_error", errors=errors)
         return HttpResponseBadRequest(f"Please correct: {detail}", content_type="text/plain")
+
+
+# What the API's body-taking endpoints accept: JSON, and nothing else (every operation in the
+# OpenAPI document declares application/json). A form-encoded or text/plain body is what a
+# cross-site <form> can send without a CORS preflight, so accepting one would let another site
+# sign a visitor in (login CSRF) or act for them. Add an entry here (url name -> media types)
+# only for an endpoint that declares another type.
+DEFAULT_BODY_TYPES = frozenset({"application/json"})
+DECLARED_BODY_TYPES: dict[str, frozenset[str]] = {}
+
+
+def view_name(request) -> str:
+    """The namespaced url name the request goes to (``""`` for none). Resolved here, in
+    ``__call__``, because these guards run before the idempotency middleware stores a
+    response: a refused request must not become the stored answer for its key."""
+    try:
+        return resolve(request.path_info).view_name
+    except Resolver404:
+        return ""
+
+
+def media_type(request) -> str:
+    """The request's Content-Type without parameters, lower case (``""`` when absent)."""
+    return request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+
+
+def has_body(request) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return length > 0 or "HTTP_TRANSFER_ENCODING" in request.META
+
+
+class RateLimitMiddleware:
+    """429 for a POST to a hold, booking or payment view (API or page) once the caller's user
+    or IP budget is spent (``api.ratelimits``), before the view runs. After the
+    authentication middlewares, so that a bearer token's user is counted, and before the
+    idempotency middleware, so that a 429 is never stored as a key's answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.refuse(request) or self.get_response(request)
+
+    @staticmethod
+    def refuse(request):
+        from studiobook.api import ratelimits
+
+        if request.method != "POST":
+            return None
+        scope = ratelimits.SCOPE_OF_VIEW.get(view_name(request))
+        if scope is None:
+            return None
+        wait = ratelimits.retry_after(request, scope)
+        if wait is None:
+            return None
+        if request.path.startswith("/api/"):
+            return too_many_requests(wait, scope=scope)
+        from django.shortcuts import render
+
+        response = render(request, "429.html", {"retry_after": wait, "scope": scope},
+                          status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+
+class ContentTypeMiddleware:
+    """415 for an API request with a body whose Content-Type is not one the endpoint declares
+    (``application/json`` for all of them today), before the view, a session or anything
+    else happens. ``POST /api/auth/login`` with ``text/plain`` is refused here."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.refuse(request) or self.get_response(request)
+
+    @staticmethod
+    def refuse(request):
+        if (not request.path.startswith("/api/") or request.method not in MUTATING
+                or not (has_body(request) or request.path.startswith(BODY_REQUIRED_PREFIXES))):
+            return None
+        declared = DECLARED_BODY_TYPES.get(view_name(request), DEFAULT_BODY_TYPES)
+        given = media_type(request)
+        if given in declared:
+            return None
+        accepted = ", ".join(sorted(declared))
+        return problem(415, f"send the body as {accepted} (Content-Type: "
+                       f"{given or 'none'} is not accepted here)", code="unsupported_media_type",
+                       errors=[{"field": "Content-Type", "rule": "media_type",
+                                "message": f"must be {accepted}"}],
+                       headers={"Accept": accepted})
+
+
+# The auth endpoints always take a JSON body: even an empty one must say so, so that no
+# cross-site form can reach them.
+BODY_REQUIRED_PREFIXES = ("/api/auth/login", "/api/auth/register")
 
 
 class IdempotencyMiddleware:

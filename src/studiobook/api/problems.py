@@ -22,6 +22,7 @@ TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Request body too large",
+    415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal server error",
@@ -30,13 +31,30 @@ TITLES = {
 
 
 def problem(status: int, detail: str, *, code: str, errors: list[dict] | None = None,
-            title: str | None = None, extensions: dict | None = None) -> HttpResponse:
+            title: str | None = None, extensions: dict | None = None,
+            headers: dict[str, str] | None = None) -> HttpResponse:
     """An ``application/problem+json`` response. ``errors`` items name ``field`` and
     ``rule``; ``extensions`` are added as RFC 9457 extension members, never replacing a
-    standard member."""
+    standard member; ``headers`` are set on the response (e.g. ``Retry-After``)."""
     body = problem_body(status, detail, code=code, errors=errors, title=title)
     body.update({k: v for k, v in (extensions or {}).items() if k not in body})
-    return HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+    response = HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def too_many_requests(retry_after_seconds: int, *, scope: str) -> HttpResponse:
+    """The 429 problem for a rate-limited request: ``Retry-After`` (RFC 9110 section 10.2.3,
+    whole seconds) in the header and as the ``retry_after`` member; ``scope`` names the limit
+    (``login``, ``register``, ``holds``, ``bookings``, ``payments``)."""
+    seconds = max(1, int(retry_after_seconds))
+    return problem(429, f"too many {scope} requests; try again in {seconds} s",
+                   code="rate_limited",
+                   errors=[{"field": "request", "rule": f"rate_limit:{scope}",
+                            "message": f"retry after {seconds} s"}],
+                   extensions={"retry_after": seconds, "limit": scope},
+                   headers={"Retry-After": str(seconds)})
 
 
 def problem_body(status: int, detail: str, *, code: str, errors: list[dict] | None = None,

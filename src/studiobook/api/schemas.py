@@ -72,6 +72,27 @@ class SessionOut(Schema):
     user: UserOut | None
 
 
+class RegisterOut(Schema):
+    """A new account. With email verification mandatory (the default) ``token`` is null and
+    ``email_verification`` is ``"sent"``: follow the link in the email (the same link as the
+    web sign-up's), then sign in with POST /api/auth/login."""
+
+    token: str | None
+    token_type: Literal["Bearer"] = "Bearer"
+    user: UserOut
+    email_verification: Literal["sent", "not_required"]
+
+
+class LogoutIn(Schema):
+    all: bool = Field(False, description="true: revoke every API token of this user, on "
+                                         "every device, and end this session")
+
+
+class LogoutOut(Schema):
+    detail: str
+    revoked_tokens: int
+
+
 # --- public studio data --------------------------------------------------------------------
 
 class StudioOut(Schema):
@@ -92,6 +113,9 @@ class StudioOut(Schema):
     requires_approval: bool
     approval_window_hours: int
     balance_lead_hours: int
+    max_unpaid_bookings: int
+    max_unpaid_hours: int
+    first_booking_rule: Literal["none", "approval"]
 
 
 class RoomOut(Schema):
@@ -505,6 +529,11 @@ class StudioSettingsIn(Schema):
     approval_window_hours: _setting("approval_window_hours") = None
     balance_lead_hours: _setting("balance_lead_hours") = None
     platform_fee_basis_points: _setting("platform_fee_basis_points") = None
+    max_unpaid_bookings: _setting("max_unpaid_bookings") = None
+    max_unpaid_hours: _setting("max_unpaid_hours") = None
+    first_booking_rule: Literal["none", "approval"] | None = Field(
+        None, description="what an artist's first booking at the studio needs (no completed "
+                          "or paid booking there yet): none, or the studio's approval")
 
 
 class CalendarItemOut(Schema):

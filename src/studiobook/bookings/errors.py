@@ -38,3 +38,15 @@ class ResourceBusy(Conflict):
     """Another request held the room or engineer for longer than the lock timeout."""
 
     code = "resource_busy"
+
+
+class UnpaidLimitReached(Conflict):
+    """The artist already has as many upcoming unpaid bookings (or hours of them) at this
+    studio as it allows. ``rule`` names the setting: ``max_unpaid_bookings`` or
+    ``max_unpaid_hours``; ``extra`` carries the figures."""
+
+    code = "unpaid_limit_reached"
+
+    def __init__(self, message: str, *, rule: str, extra: dict | None = None):
+        super().__init__(message, field=None, extra=extra)
+        self.rule = rule

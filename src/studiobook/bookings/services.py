@@ -37,6 +37,7 @@ from studiobook.bookings.errors import (
     ResourceBusy,
     SessionNotStarted,
     SlotUnavailable,
+    UnpaidLimitReached,
 )
 from studiobook.bookings.models import (
     Allocation,
@@ -313,6 +314,75 @@ def _check_start(start_at: datetime) -> None:
                            rule=error.rule) from None
 
 
+# --- what one artist may keep unpaid (issue 9, section 4) ------------------------------------
+
+UNPAID_STATUSES = (Status.AWAITING_APPROVAL, Status.CONFIRMED)
+
+
+def is_limited_artist(*, actor, studio: Studio, source: str = Booking.Source.WEB,
+                      artist=None, override: bool = False) -> bool:
+    """Whether the unpaid-booking limits and the first-booking rule apply: to an artist
+    booking for themselves; not to a studio's team (admins and staff), to bookings an admin
+    makes for someone (``source=admin``, another ``artist``) or to overrides: the studio
+    decided those itself."""
+    if override or source == Booking.Source.ADMIN or (artist is not None and artist != actor):
+        return False
+    return not is_team(actor, studio)
+
+
+def unpaid_bookings(*, studio: Studio, artist, now: datetime) -> list[Booking]:
+    """``artist``'s unpaid bookings at ``studio``: active (confirmed or awaiting approval),
+    not yet over at ``now`` (UTC), with a price, and nothing paid (``billing().paid_minor``,
+    captured minus refunded, is 0)."""
+    candidates = Booking.objects.filter(studio=studio, user=artist, status__in=UNPAID_STATUSES,
+                                        end_at__gt=now, total_minor__gt=0)
+    paying = billing()
+    return [b for b in candidates if paying.paid_minor(b) == 0]
+
+
+def check_unpaid_limits(*, studio: Studio, artist, adding_minutes: int,
+                        now: datetime) -> None:
+    """Refuse one more unpaid booking of ``adding_minutes`` for ``artist`` at ``studio``
+    when it would exceed ``studio.max_unpaid_bookings`` (count) or
+    ``studio.max_unpaid_hours`` (total length, in minutes against hours * 60). Called with the
+    artist's advisory lock held, so concurrent bookings by one artist are counted one after
+    the other. Raises UnpaidLimitReached naming the rule."""
+    unpaid = unpaid_bookings(studio=studio, artist=artist, now=now)
+    if len(unpaid) + 1 > studio.max_unpaid_bookings:
+        raise UnpaidLimitReached(
+            f"you have {len(unpaid)} unpaid upcoming bookings at {studio.name}; pay or cancel "
+            f"one first (limit {studio.max_unpaid_bookings})", rule="max_unpaid_bookings",
+            extra={"rule": "max_unpaid_bookings", "unpaid_bookings": len(unpaid),
+                   "limit": studio.max_unpaid_bookings})
+    minutes = sum(int((b.end_at - b.start_at).total_seconds()) // 60 for b in unpaid)
+    if minutes + adding_minutes > studio.max_unpaid_hours * 60:
+        raise UnpaidLimitReached(
+            f"this would make {(minutes + adding_minutes) / 60:g} hours of unpaid upcoming "
+            f"sessions at {studio.name}; pay or cancel one first (limit "
+            f"{studio.max_unpaid_hours} hours)", rule="max_unpaid_hours",
+            extra={"rule": "max_unpaid_hours", "unpaid_minutes": minutes,
+                   "adding_minutes": adding_minutes,
+                   "limit_hours": studio.max_unpaid_hours})
+
+
+def is_first_time_artist(*, studio: Studio, artist) -> bool:
+    """True when ``artist`` has no completed booking at ``studio`` and no booking there with
+    money paid (``billing().paid_minor`` above 0)."""
+    mine = Booking.objects.filter(studio=studio, user=artist)
+    if mine.filter(status=Status.COMPLETED).exists():
+        return False
+    paying = billing()
+    return not any(paying.paid_minor(b) > 0 for b in mine.filter(
+        status__in=(Status.CONFIRMED, Status.AWAITING_APPROVAL, Status.NO_SHOW)))
+
+
+def first_booking_needs_approval(*, studio: Studio, artist) -> bool:
+    """Whether ``studio.first_booking_rule`` makes this booking wait for approval: the rule
+    is ``approval`` and ``artist`` is a first-time artist here."""
+    return (studio.first_booking_rule == Studio.FirstBookingRule.APPROVAL
+            and is_first_time_artist(studio=studio, artist=artist))
+
+
 # --- holds -------------------------------------------------------------------------------------
 
 def place_hold(*, actor, studio: Studio, service: Service, start_at: datetime,
@@ -321,8 +391,10 @@ def place_hold(*, actor, studio: Studio, service: Service, start_at: datetime,
     """Hold a slot for ``studio.hold_minutes`` (recording-studio-prd.md section 7.11).
 
     The hold blocks its room and engineers until ``expires_at`` (UTC). An artist may keep at
-    most ``studio.max_active_holds`` live holds at a studio. Raises SlotUnavailable,
-    HoldLimitReached, ResourceBusy, InvalidInput, NotFound.
+    most ``studio.max_active_holds`` live holds at a studio, and a hold that would take the
+    artist past the studio's unpaid-booking limits (``check_unpaid_limits``; not for the
+    studio's team) is refused. Raises SlotUnavailable, HoldLimitReached, UnpaidLimitReached,
+    ResourceBusy, InvalidInput, NotFound.
     """
     now = now or timezone.now()
     _check_start(start_at)
@@ -336,6 +408,10 @@ def place_hold(*, actor, studio: Studio, service: Service, start_at: datetime,
                     raise HoldLimitReached(
                         f"you already hold {live} slots at {studio.name}; book or release "
                         f"one first (limit {studio.max_active_holds})")
+                if is_limited_artist(actor=actor, studio=studio):
+                    # A hold that could not become a booking is refused now, not at checkout.
+                    check_unpaid_limits(studio=studio, artist=actor,
+                                        adding_minutes=duration_minutes, now=now)
 
             reservation = _reserve(studio=studio, service=service, start_at=start_at,
                                    duration_minutes=duration_minutes, now=now, room_id=room_id,
@@ -406,8 +482,10 @@ def needs_approval(studio: Studio, service: Service) -> bool:
     return bool(service.requires_approval or studio.requires_approval)
 
 
-def _initial_status(studio: Studio, service: Service, source: str) -> str:
-    if source != Booking.Source.ADMIN and needs_approval(studio, service):
+def _initial_status(studio: Studio, service: Service, source: str, *,
+                    first_time_approval: bool = False) -> str:
+    if source != Booking.Source.ADMIN and (needs_approval(studio, service)
+                                           or first_time_approval):
         return Status.AWAITING_APPROVAL
     return Status.CONFIRMED
 
@@ -428,10 +506,14 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
     The price is the quote (``bookings.pricing``: lines, add-ons, fees, taxes, deposit) and
     it and the policies are snapshotted on the booking. ``artist`` (a User; admins only) is
     whom a studio books for: the booking, its emails and its payment are theirs; by default
-    the booking is ``actor``'s. Its payment rows are written in the booking's transaction
-(``billing().record_create``); after commit billing opens the payment at the gateway (a
-sweep does it if this process dies first). Raises
-    SlotUnavailable, HoldNotActive, Forbidden, InvalidInput, NotFound, ResourceBusy.
+    the booking is ``actor``'s. An artist booking for themselves stays within the studio's
+    unpaid-booking limits (``check_unpaid_limits``, checked under the artist's lock), and with
+    ``first_booking_rule = approval`` a first-time artist's booking awaits approval; the
+    studio's team, admin bookings for someone and overrides are exempt
+    (``is_limited_artist``). Its payment rows are written in the booking's transaction
+    (``billing().record_create``); after commit billing opens the payment at the gateway (a
+    sweep does it if this process dies first). Raises SlotUnavailable, HoldNotActive,
+    UnpaidLimitReached, Forbidden, InvalidInput, NotFound, ResourceBusy.
     """
     now = now or timezone.now()
     if override or source == Booking.Source.ADMIN or (artist is not None and artist != actor):
@@ -471,10 +553,22 @@ sweep does it if this process dies first). Raises
                         else f"the hold was already {hold.status}",
                         field="hold_id")
             exclude = Exclusions(hold_ids=frozenset({hold.id}) if hold else frozenset())
+            limited = is_limited_artist(actor=actor, studio=studio, source=source,
+                                        artist=artist, override=override)
+            first_time_approval = False
+
+            def within_unpaid_limits() -> None:
+                nonlocal first_time_approval
+                if limited:
+                    check_unpaid_limits(studio=studio, artist=actor,
+                                        adding_minutes=duration_minutes, now=now)
+                    first_time_approval = first_booking_needs_approval(studio=studio,
+                                                                       artist=actor)
+
             reservation = _reserve(studio=studio, service=service, start_at=start_at,
                                    duration_minutes=duration_minutes, now=now, room_id=room_id,
                                    staff_ids=staff_ids, exclude=exclude, user_id=actor.id,
-                                   override=override)
+                                   override=override, after_lock=within_unpaid_limits)
             if hold is not None:
                 hold.status = Hold.Status.CONVERTED
                 hold.save(update_fields=["status"])
@@ -482,7 +576,9 @@ sweep does it if this process dies first). Raises
             booking = Booking.objects.create(
                 studio=studio, code=_new_code(), user=artist or actor, service=service,
                 room_id=reservation.room_id, hold=hold,
-                status=_initial_status(studio, service, source), source=source,
+                status=_initial_status(studio, service, source,
+                                       first_time_approval=first_time_approval),
+                source=source,
                 start_at=reservation.start_at, end_at=reservation.end_at, notes=notes,
                 currency=quote.currency, subtotal_minor=quote.subtotal_minor,
                 tax_minor=quote.tax_total_minor, total_minor=quote.total_minor,

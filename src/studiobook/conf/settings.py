@@ -114,6 +114,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "studiobook.accounts.middleware.BearerTokenMiddleware",
+    "studiobook.api.middleware.ContentTypeMiddleware",
+    "studiobook.api.middleware.RateLimitMiddleware",
     "studiobook.api.middleware.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -168,10 +170,17 @@ DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Every path that sets a password (API register, allauth's sign-up, change and reset pages,
+# the Django admin) runs these. The similarity check compares with the email address and
+# name; the last one refuses a password that is only whitespace.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ("email", "name")}},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
      "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "studiobook.accounts.passwords.NotOnlyWhitespaceValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -196,8 +205,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Accounts in the browser (django-allauth): email and password, email verification, password
 # reset; Google sign-in when GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are set.
+# One backend: allauth's (a ModelBackend: it also serves the Django admin's username field,
+# read as the email, and permissions). With Django's ModelBackend listed too, every wrong
+# password was hashed twice (each backend tried it), doubling what a failed login costs.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "account_login"
@@ -213,6 +224,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Studiobook] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = os.environ.get("ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http")
+ACCOUNT_ADAPTER = "studiobook.accounts.adapter.AccountAdapter"
 SOCIALACCOUNT_PROVIDERS: dict = {}
 if os.environ.get("GOOGLE_CLIENT_ID"):
     INSTALLED_APPS.append("allauth.socialaccount.providers.google")
@@ -222,6 +234,53 @@ if os.environ.get("GOOGLE_CLIENT_ID"):
         "SCOPE": ["profile", "email"],
         "EMAIL_AUTHENTICATION": True,
     }
+
+# Cache, and with it every rate-limit counter (studiobook.api.ratelimits): Redis when
+# CACHE_URL (else REDIS_URL) is a redis:// or rediss:// URL, so that all processes and servers
+# count together; local memory otherwise (one process only: the embedded default).
+CACHE_URL = os.environ.get("CACHE_URL", "") or os.environ.get("REDIS_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CACHE_URL,
+                          # Several deployments may share one Redis: one prefix each.
+                          "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "studiobook")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "LOCATION": "studiobook"}}
+
+
+def _rate(name: str, default: str) -> str:
+    return os.environ.get(f"STUDIOBOOK_RATE_{name}", default)
+
+
+# Rate limits (README "Security"). Sign-in and sign-up use allauth's limits, shared by the
+# /accounts/ forms and /api/auth/: "amount/duration/per" with per = ip | key (the account).
+# Every sign-in attempt: 30 a minute per IP; wrong passwords: 10 a minute per IP and 5 in
+# 5 minutes per account; sign-ups: 10 an hour per IP. Both are checked before the password
+# is hashed (about 0.8 s of CPU each).
+ACCOUNT_RATE_LIMITS = {
+    "login": _rate("LOGIN", "30/m/ip"),
+    "login_failed": _rate("LOGIN_FAILED", "10/m/ip,5/5m/key"),
+    "signup": _rate("SIGNUP", "10/h/ip"),
+}
+# Holds, bookings (and reschedules) and payments, per signed-in user and per IP, as
+# django-ratelimit rates "count/period" (s, m, h, d; e.g. "30/10m").
+STUDIOBOOK_RATE_LIMITS = {
+    "holds": {"user": _rate("HOLDS_USER", "30/10m"), "ip": _rate("HOLDS_IP", "60/10m")},
+    "bookings": {"user": _rate("BOOKINGS_USER", "20/10m"),
+                 "ip": _rate("BOOKINGS_IP", "40/10m")},
+    "payments": {"user": _rate("PAYMENTS_USER", "20/10m"),
+                 "ip": _rate("PAYMENTS_IP", "40/10m")},
+}
+# STUDIOBOOK_RATE_LIMITS_ENABLED=0 switches every limit off: for load tests and benchmarks
+# on a private network only, never in production.
+if not _flag("STUDIOBOOK_RATE_LIMITS_ENABLED", True):
+    ACCOUNT_RATE_LIMITS = False
+    RATELIMIT_ENABLE = False
+# Behind a reverse proxy, the header that carries the client's address for django-ratelimit
+# (e.g. HTTP_X_FORWARDED_FOR); REMOTE_ADDR by default.
+if os.environ.get("RATELIMIT_IP_META_KEY"):
+    RATELIMIT_IP_META_KEY = os.environ["RATELIMIT_IP_META_KEY"]
 
 # Background work: django-tasks on the database (run by `studiobook worker`); with
 # STUDIOBOOK_TASKS=rq and REDIS_URL, RQ on Redis (install the `redis` extra).
@@ -275,6 +334,9 @@ NOTIFY_CLAIM_LEASE_SECONDS = int(os.environ.get("NOTIFY_CLAIM_LEASE_SECONDS", "3
 API_IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("STUDIOBOOK_IDEMPOTENCY_LEASE_SECONDS", "120"))
 
 API_MAX_BODY_BYTES = int(os.environ.get("STUDIOBOOK_MAX_BODY_BYTES", 64 * 1024))
+# API bearer tokens expire this many days after they are issued (a password change, on any
+# path, revokes them at once; POST /api/auth/logout {"all": true} revokes all of a user's).
+API_TOKEN_LIFETIME_DAYS = int(os.environ.get("STUDIOBOOK_API_TOKEN_LIFETIME_DAYS", "30"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 LOGGING = {

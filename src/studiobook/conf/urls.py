@@ -1,9 +1,14 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
 from studiobook.api.app import api
+
+# The Django admin signs in through allauth's form, so its password guesses spend the same
+# rate-limited budget as the site's and the API's (its own form had no limit at all).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     # Before "api/": the live-availability stream URL is a redirect to the stream server.

@@ -49,7 +49,7 @@ from studiobook.studios.models import (
     Target,
     TaxRate,
 )
-from studiobook.studios.services import CHECKS, SETTING_LIMITS
+from studiobook.studios.services import CHECKS, SETTING_CHOICES, SETTING_LIMITS
 
 WEEKDAYS = {
     "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7,
@@ -419,7 +419,8 @@ class _Reader:
 STUDIO_KEYS = (
     "slug", "name", "time_zone", "currency", "address", "city", "latitude", "longitude",
     "description", "hold_minutes", "max_active_holds", "lead_time_minutes", "horizon_days",
-    "slot_grid_minutes", "requires_approval", "hours",
+    "slot_grid_minutes", "requires_approval", "max_unpaid_bookings", "max_unpaid_hours",
+    "first_booking_rule", "hours",
 )
 HOURS_KEYS = ("weekdays", "start", "end", "overnight", "effective_from", "effective_to")
 ROOM_KEYS = ("name", "description", "capacity", "tags", "equipment", "color", "active", "hours",
@@ -527,6 +528,12 @@ def _studio(reader: _Reader, data: dict) -> tuple[str | None, dict, ZoneInfo | N
         "slot_grid_minutes": reader.integer(table, p, "slot_grid_minutes", 15,
                                             **_limits("slot_grid_minutes")),
         "requires_approval": reader.boolean(table, p, "requires_approval", False),
+        "max_unpaid_bookings": reader.integer(table, p, "max_unpaid_bookings", 4,
+                                              **_limits("max_unpaid_bookings")),
+        "max_unpaid_hours": reader.integer(table, p, "max_unpaid_hours", 12,
+                                           **_limits("max_unpaid_hours")),
+        "first_booking_rule": reader.choice(table, p, "first_booking_rule", "none",
+                                            SETTING_CHOICES["first_booking_rule"]),
     }
     hours = _hours(reader, table, p)
     if "hours" not in table:

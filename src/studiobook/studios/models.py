@@ -25,7 +25,10 @@ class Studio(models.Model):
     Settings are in minutes unless named otherwise: ``hold_minutes`` is how long a hold
     blocks its slot, ``lead_time_minutes`` the minimum notice, ``horizon_days`` how far ahead
     one may book, ``slot_grid_minutes`` the spacing of offered start times,
-    ``max_active_holds`` how many live holds one artist may keep at this studio.
+    ``max_active_holds`` how many live holds one artist may keep at this studio;
+    ``max_unpaid_bookings`` and ``max_unpaid_hours`` how many upcoming unpaid bookings (and
+    hours of them) one artist may have; ``first_booking_rule`` what an artist's first booking
+    here needs (``approval``: it waits for the studio like a service that requires approval).
     """
 
     slug = models.SlugField(max_length=64, unique=True)
@@ -56,6 +59,21 @@ class Studio(models.Model):
         default=48, help_text="the balance is charged this many hours before the session")
     platform_fee_basis_points = models.PositiveIntegerField(
         default=0, help_text="the platform's cut of captured revenue, 100 = 1 %")
+
+    # Abuse limits (issue 9, section 4): what one artist may keep booked and unpaid here.
+    # "Unpaid" is an upcoming active booking (confirmed or awaiting approval) with a price and
+    # nothing paid yet; see bookings.services.check_unpaid_limits.
+    class FirstBookingRule(models.TextChoices):
+        NONE = "none", "No extra rule"
+        APPROVAL = "approval", "The studio approves it"
+
+    max_unpaid_bookings = models.PositiveIntegerField(
+        default=4, help_text="upcoming unpaid bookings one artist may have at once")
+    max_unpaid_hours = models.PositiveIntegerField(
+        default=12, help_text="total hours of upcoming unpaid bookings one artist may have")
+    first_booking_rule = models.CharField(
+        max_length=16, choices=FirstBookingRule.choices, default=FirstBookingRule.NONE,
+        help_text="for an artist with no completed or paid booking here yet")
 
     created_at = models.DateTimeField(auto_now_add=True)
 

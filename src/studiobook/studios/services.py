@@ -295,6 +295,13 @@ SETTING_LIMITS: dict[str, tuple[int, int]] = {
     "approval_window_hours": (1, 24 * 30),
     "balance_lead_hours": (0, 24 * 60),
     "platform_fee_basis_points": (0, 10_000),
+    "max_unpaid_bookings": (1, 100),
+    "max_unpaid_hours": (1, 24 * 31),
+}
+# Settings with a fixed set of values: one table for the service, the API schema, the page
+# and the studio file, as SETTING_LIMITS is for numbers.
+SETTING_CHOICES: dict[str, tuple[str, ...]] = {
+    "first_booking_rule": tuple(Studio.FirstBookingRule.values),
 }
 
 
@@ -324,7 +331,8 @@ def update_settings(*, actor, studio: Studio, data: dict) -> Studio:
     are validated by ``scheduling.policies.policy_from_dict`` and must be of the right kind.
     Bookings keep the policies they were sold under. The platform's fee
     (``platform_fee_basis_points``) is the platform operator's to set (``is_superuser``), not
-    the studio's. Numbers must lie in ``SETTING_LIMITS``. Raises Forbidden, InvalidInput."""
+    the studio's. Numbers must lie in ``SETTING_LIMITS``, choices in ``SETTING_CHOICES``.
+    Raises Forbidden, InvalidInput."""
     from studiobook.scheduling import policies as core_policies
 
     require_admin(actor, studio)
@@ -333,6 +341,11 @@ def update_settings(*, actor, studio: Studio, data: dict) -> Studio:
         if value is not None and not (isinstance(value, int) and low <= value <= high):
             raise InvalidInput(f"{field} must be a whole number from {low} to {high}",
                                field=field, rule="range")
+    for field, allowed in SETTING_CHOICES.items():
+        value = data.get(field)
+        if value is not None and value not in allowed:
+            raise InvalidInput(f"{field} must be one of {', '.join(allowed)}", field=field,
+                               rule="choice")
     for field in OPERATOR_SETTINGS:
         if field in data and data[field] != getattr(studio, field) and not actor.is_superuser:
             raise Forbidden(f"{field} is set by the platform operator", field=field)

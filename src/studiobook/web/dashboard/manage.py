@@ -406,7 +406,8 @@ def resource_delete(request, studio: Studio, kind: str, item_id: int):
 # --- booking settings and policies ------------------------------------------------------------
 
 SETTINGS_FIELDS = ("hold_minutes", "max_active_holds", "lead_time_minutes", "horizon_days",
-                   "slot_grid_minutes", "requires_approval", "approval_window_hours",
+                   "slot_grid_minutes", "max_unpaid_bookings", "max_unpaid_hours",
+                   "requires_approval", "first_booking_rule", "approval_window_hours",
                    "balance_lead_hours")
 TIER_REFERENCE = re.compile(r"tiers\[(\d+)\]\.(min_hours_before|refund_percent)")
 TIER_WORDS = {"min_hours_before": "hours", "refund_percent": "refund"}

@@ -555,6 +555,18 @@ class SettingsForm(forms.Form):
     requires_approval = forms.BooleanField(
         label="Approve every booking (in addition to services that ask for it)",
         required=False)
+    max_unpaid_bookings = forms.IntegerField(
+        label="Unpaid bookings per artist", **_limits("max_unpaid_bookings"),
+        help_text="How many upcoming bookings one artist may have with nothing paid yet.")
+    max_unpaid_hours = forms.IntegerField(
+        label="Unpaid hours per artist", **_limits("max_unpaid_hours"),
+        help_text="How many hours of upcoming sessions one artist may have with nothing "
+                  "paid yet.")
+    first_booking_rule = forms.ChoiceField(
+        label="An artist's first booking here", choices=[
+            ("none", "Follows the rules above"),
+            ("approval", "Waits for your approval")],
+        help_text="For artists with no completed or paid booking at this studio yet.")
     approval_window_hours = forms.IntegerField(
         label="Approval window (hours)", **_limits("approval_window_hours"),
         help_text="How long you may take to approve a booking.")
@@ -572,8 +584,9 @@ class SettingsForm(forms.Form):
                                      help_text="Added to the fixed fee.")
 
     booking_fields = ["hold_minutes", "max_active_holds", "lead_time_minutes", "horizon_days",
-                      "slot_grid_minutes"]
-    approval_fields = ["requires_approval", "approval_window_hours", "balance_lead_hours"]
+                      "slot_grid_minutes", "max_unpaid_bookings", "max_unpaid_hours"]
+    approval_fields = ["requires_approval", "first_booking_rule", "approval_window_hours",
+                       "balance_lead_hours"]
     reschedule_fields = ["free_reschedules", "free_min_hours_before", "fee", "fee_percent"]
     field_map = {"fee_minor": "fee"}
 
