@@ -96,22 +96,6 @@ class AmountField(forms.CharField):
         return amount
 
 
-class PercentField(forms.CharField):
-    """A percentage with up to two decimals; cleans to int basis points."""
-
-    def __init__(self, *, maximum: int = MAX_PERCENT_FEE_BASIS_POINTS, **kwargs):
-        self.maximum = maximum
-        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal",
-                                                           "autocomplete": "off"}))
-        super().__init__(**kwargs)
-
-    def clean(self, value):
-        text = super().clean(value)
-        if text in self.empty_values:
-            return None
-        return parse_percent(text, maximum=self.maximum)
-
-
 class TaxRateField(forms.CharField):
     """A tax rate typed as a percentage with up to four decimals ("9.975"); cleans to int
     parts per million, at most ``scheduling.money.MAX_TAX_RATE_PPM`` (30 %)."""
