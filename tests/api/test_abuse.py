@@ -405,3 +405,31 @@ def test_the_django_admin_signs_in_through_the_rate_limited_form(client, db):
                                              "password": "guess"})
     assert (response.status_code, response["Location"]) == (
         302, "/accounts/login/?next=%2Fadmin%2Flogin%2F")
+
+
+def hold_from(address_meta: dict, service, user, hours: int) -> int:
+    client = Client(**address_meta)
+    client.force_login(user)
+    start = (utc(2026, 11, 24, 15) + timedelta(hours=hours)).isoformat()
+    return client.post("/api/studios/northside/holds",
+                       json.dumps({"service_id": service.id, "start_at": start,
+                                   "duration_min": 60}),
+                       content_type="application/json").status_code
+
+
+@override_settings(STUDIOBOOK_RATE_LIMITS={"holds": {"user": "100/10m", "ip": "2/10m"}})
+def test_requests_with_no_or_a_malformed_address_share_one_bucket_and_are_no_500(
+        bookable, make_user):
+    # A WSGI server on a Unix socket sends no REMOTE_ADDR (django-ratelimit's own key raises).
+    metas = [{"REMOTE_ADDR": ""}, {"REMOTE_ADDR": "not-an-address"}, {"REMOTE_ADDR": ""}]
+    assert [hold_from(meta, bookable, make_user(), hours)
+            for meta, hours in zip(metas, (0, 2, 4), strict=True)] == [201, 201, 429]
+
+
+@override_settings(STUDIOBOOK_RATE_LIMITS={"holds": {"user": "100/10m", "ip": "2/10m"}},
+                   RATELIMIT_IP_META_KEY="HTTP_X_FORWARDED_FOR")
+def test_behind_a_proxy_the_address_the_proxy_wrote_counts_not_the_clients_choice(
+        bookable, make_user):
+    spoofed = [{"HTTP_X_FORWARDED_FOR": f"203.0.113.{n}, 198.51.100.7"} for n in (1, 2, 3)]
+    assert [hold_from(meta, bookable, make_user(), hours)
+            for meta, hours in zip(spoofed, (0, 2, 4), strict=True)] == [201, 201, 429]

@@ -21,6 +21,7 @@ A limited API request is a 429 RFC 9457 problem with ``Retry-After``; a limited 
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from django.conf import settings
@@ -44,6 +45,22 @@ def _user_key(group, request) -> str:
     return str(request.user.pk)
 
 
+def _ip_key(group, request) -> str:
+    """The caller's network, as django-ratelimit's own ``"ip"`` key computes it (the address
+    in ``REMOTE_ADDR``, or in ``RATELIMIT_IP_META_KEY`` behind a proxy; IPv6 by its /64), but
+    never an exception: a request with no address (a WSGI server on a Unix socket, a test
+    client) or a malformed one counts in one shared ``no-address`` bucket instead of being a
+    500, and a forwarded list (``X-Forwarded-For: client, proxy``) counts by its last entry,
+    the one our own proxy wrote, which the client cannot choose."""
+    meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", None) or "REMOTE_ADDR"
+    address = str(request.META.get(meta_key) or "").rsplit(",", 1)[-1].strip()
+    mask = 64 if ":" in address else 32
+    try:
+        return str(ipaddress.ip_network(f"{address}/{mask}", strict=False).network_address)
+    except ValueError:
+        return "no-address"
+
+
 def retry_after(request, scope: str) -> int | None:
     """Spend one request of ``scope``'s budget (``settings.STUDIOBOOK_RATE_LIMITS[scope]``:
     ``{"user": rate, "ip": rate}``, django-ratelimit rates such as ``"30/10m"``) for the
@@ -52,8 +69,7 @@ def retry_after(request, scope: str) -> int | None:
     rates = settings.STUDIOBOOK_RATE_LIMITS.get(scope, {})
     user = getattr(request, "user", None)
     waits = []
-    # "ip" is django-ratelimit's REMOTE_ADDR key (behind a proxy: RATELIMIT_IP_META_KEY).
-    for per, key in (("user", _user_key), ("ip", "ip")):
+    for per, key in (("user", _user_key), ("ip", _ip_key)):
         rate = rates.get(per)
         if not rate or (per == "user" and not (user and user.is_authenticated)):
             continue
