@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from studiobook import scheduling as core
 from studiobook.bookings import events
+from studiobook.bookings import services as booking_services
 from studiobook.bookings.models import Booking
 from studiobook.payments import ledger
 from studiobook.payments.errors import GatewayFailure, PaymentStateError
@@ -231,7 +232,42 @@ def apply_intent(payment: Payment, intent: IntentResult, *,
             ledger.record_capture(locked, delta)
         else:
             locked.save()
+    # After the payment's transaction: a booking that waits for this payment is confirmed.
+    _confirm_if_paid(locked)
     return locked
+
+
+def due_now_payment(booking: Booking, payments: list[Payment] | None = None
+                    ) -> Payment | None:
+    """The booking's due-now payment (``full`` or ``deposit``, the first written); None for
+    a free booking."""
+    payments = list(booking.payments.all()) if payments is None else payments
+    due_now = [p for p in payments if p.purpose in (Purpose.FULL, Purpose.DEPOSIT)]
+    return min(due_now, key=lambda p: p.id, default=None)
+
+
+def due_now_secured(booking: Booking) -> bool:
+    """Whether the booking's due-now payment is authorized (``requires_capture``) or paid in
+    full (``succeeded`` with its whole amount captured): what confirms a booking with
+    ``confirm_on_payment`` (issue 9, section 4). A saved card (setup mode) is not enough."""
+    payment = due_now_payment(booking)
+    return payment is not None and (
+        payment.status == "requires_capture"
+        or (payment.status == "succeeded"
+            and payment.amount_captured_minor >= payment.amount_minor))
+
+
+def _confirm_if_paid(payment: Payment) -> None:
+    """Confirm the payment's booking (``bookings.services.confirm_paid_booking``) when it
+    waits only for its due-now payment and this is that payment, now authorized or paid.
+    Runs after the payment's transaction committed; idempotent (a duplicated webhook finds
+    the booking confirmed and does nothing)."""
+    booking = payment.booking
+    if (payment.purpose in (Purpose.FULL, Purpose.DEPOSIT)
+            and payment.status in ("requires_capture", "succeeded")
+            and booking.confirm_on_payment
+            and booking.status == Booking.Status.AWAITING_APPROVAL):
+        booking_services.confirm_paid_booking(booking=booking)
 
 
 def _customer(gateway: PaymentGateway, user) -> PaymentCustomer:
@@ -321,13 +357,23 @@ def create_payment_rows(booking: Booking, *, now: datetime | None = None) -> Pay
 
 def _plan_for(booking: Booking, now: datetime) -> core.policies.CapturePlan:
     snap = booking.policy_snapshot or {}
-    return core.policies.capture_plan(
-        requires_approval=booking.status == Booking.Status.AWAITING_APPROVAL, now=now,
-        start_at=booking.start_at, total_minor=booking.total_minor,
-        deposit_minor=booking.deposit_minor,
-        approval_window_hours=snap.get("approval_window_hours",
-                                       booking.studio.approval_window_hours),
-        balance_lead_hours=snap.get("balance_lead_hours", booking.studio.balance_lead_hours))
+
+    def plan(requires_approval: bool) -> core.policies.CapturePlan:
+        return core.policies.capture_plan(
+            requires_approval=requires_approval, now=now,
+            start_at=booking.start_at, total_minor=booking.total_minor,
+            deposit_minor=booking.deposit_minor,
+            approval_window_hours=snap.get("approval_window_hours",
+                                           booking.studio.approval_window_hours),
+            balance_lead_hours=snap.get("balance_lead_hours",
+                                        booking.studio.balance_lead_hours))
+
+    chosen = plan(booking.status == Booking.Status.AWAITING_APPROVAL)
+    if booking.confirm_on_payment and chosen.mode == "setup":
+        # A booking that waits for its deposit needs money now, not a saved card: when an
+        # authorization would not outlast the approval window, the deposit is charged.
+        chosen = plan(False)
+    return chosen
 
 
 def unopened_payment(booking: Booking) -> Payment | None:
@@ -482,6 +528,9 @@ def record_offline_payment(*, actor, booking: Booking, amount_minor: int,
         audit.record(studio=booking.studio, actor=actor, action="payment.record_offline",
                      entity="booking", entity_id=booking.code,
                      diff={"amount_minor": amount_minor, "note": note})
+    due_now = due_now_payment(booking, open_payments)
+    if due_now is not None:
+        _confirm_if_paid(due_now)
     return touched
 
 
@@ -600,6 +649,9 @@ class PaymentsBilling:
 
     def paid_minor(self, booking) -> int:
         return paid_minor(booking)
+
+    def due_now_secured(self, booking) -> bool:
+        return due_now_secured(booking)
 
     def record_create(self, booking) -> None:
         create_payment_rows(booking)
