@@ -395,6 +395,22 @@ def first_booking_needs_approval(*, studio: Studio, artist) -> bool:
                                      artist=artist) != Studio.FirstBookingRule.NONE
 
 
+def first_booking_wait(*, studio: Studio, service: Service, artist,
+                       total_minor: int) -> tuple[bool, bool]:
+    """What the first-booking rule does to a booking of ``service`` priced ``total_minor``
+    (minor units) by ``artist``, an artist the rule applies to (``is_limited_artist``): a
+    pair (waits for approval, confirmed by its payment). ``approval``: (True, False);
+    ``deposit``: (True, True), or (True, False) when the service or studio requires approval
+    anyway (an admin decides), or (False, False) for a free booking; otherwise, or for an
+    artist who is not a first-timer, (False, False)."""
+    requirement = first_booking_requirement(studio=studio, artist=artist)
+    if requirement == Studio.FirstBookingRule.APPROVAL:
+        return True, False
+    if requirement == Studio.FirstBookingRule.DEPOSIT and total_minor > 0:
+        return True, not needs_approval(studio, service)
+    return False, False
+
+
 # --- holds -------------------------------------------------------------------------------------
 
 def place_hold(*, actor, studio: Studio, service: Service, start_at: datetime,
@@ -577,16 +593,9 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                 if limited:
                     check_unpaid_limits(studio=studio, artist=actor,
                                         adding_minutes=duration_minutes, now=now)
-                    requirement = first_booking_requirement(studio=studio, artist=actor)
-                    if requirement == Studio.FirstBookingRule.APPROVAL:
-                        first_time_approval = True
-                    elif (requirement == Studio.FirstBookingRule.DEPOSIT
-                          and quote.total_minor > 0):
-                        # Waits for its due-now payment, which confirms it; unless an admin
-                        # must approve it anyway (the service or studio requires approval),
-                        # then payment alone never confirms it. Free: nothing to wait for.
-                        first_time_approval = True
-                        confirm_on_payment = not needs_approval(studio, service)
+                    first_time_approval, confirm_on_payment = first_booking_wait(
+                        studio=studio, service=service, artist=actor,
+                        total_minor=quote.total_minor)
 
             reservation = _reserve(studio=studio, service=service, start_at=start_at,
                                    duration_minutes=duration_minutes, now=now, room_id=room_id,

@@ -309,20 +309,36 @@ def _open_intent(payment: Payment, *, save_payment_method: bool) -> Payment:
 
 # --- the booking's payment ------------------------------------------------------------------
 
-def checkout_plan(*, studio, service, start_at: datetime, quote,
+def checkout_plan(*, studio, service, start_at: datetime, quote, artist=None,
                   now: datetime | None = None) -> core.policies.CapturePlan:
     """What :func:`start_checkout` will do for a web booking of ``service`` starting at
     ``start_at`` (UTC) and priced ``quote`` (``scheduling.Quote``), booked at ``now``: how
     much is taken now, on approval and later, and when. Pages show it before the booking
     exists, from the same inputs the booking will snapshot (approval as
-    ``bookings.services.needs_approval``, the studio's approval window and balance lead)."""
-    from studiobook.bookings.services import needs_approval
-
-    return core.policies.capture_plan(
-        requires_approval=needs_approval(studio, service), now=now or timezone.now(),
-        start_at=start_at, total_minor=quote.total_minor, deposit_minor=quote.deposit_minor,
+    ``bookings.services.needs_approval``, the studio's approval window and balance lead);
+    with ``artist`` (the user who will book) also the studio's first-booking rule, as
+    ``create_booking`` applies it (``bookings.services.first_booking_wait``)."""
+    waits = confirms = False
+    if artist is not None and booking_services.is_limited_artist(actor=artist, studio=studio):
+        waits, confirms = booking_services.first_booking_wait(
+            studio=studio, service=service, artist=artist, total_minor=quote.total_minor)
+    return _capture_plan(
+        requires_approval=booking_services.needs_approval(studio, service) or waits,
+        confirm_on_payment=confirms, now=now or timezone.now(), start_at=start_at,
+        total_minor=quote.total_minor, deposit_minor=quote.deposit_minor,
         approval_window_hours=studio.approval_window_hours,
         balance_lead_hours=studio.balance_lead_hours)
+
+
+def _capture_plan(*, requires_approval: bool, confirm_on_payment: bool,
+                  **terms) -> core.policies.CapturePlan:
+    """``scheduling.policies.capture_plan``, except that a booking waiting for its deposit
+    (``confirm_on_payment``) needs money now, not a saved card: when an authorization would
+    not outlast the approval window (mode ``setup``), the deposit is charged at once."""
+    plan = core.policies.capture_plan(requires_approval=requires_approval, **terms)
+    if confirm_on_payment and plan.mode == "setup":
+        plan = core.policies.capture_plan(requires_approval=False, **terms)
+    return plan
 
 
 def create_payment_rows(booking: Booking, *, now: datetime | None = None) -> Payment | None:
@@ -357,23 +373,14 @@ def create_payment_rows(booking: Booking, *, now: datetime | None = None) -> Pay
 
 def _plan_for(booking: Booking, now: datetime) -> core.policies.CapturePlan:
     snap = booking.policy_snapshot or {}
-
-    def plan(requires_approval: bool) -> core.policies.CapturePlan:
-        return core.policies.capture_plan(
-            requires_approval=requires_approval, now=now,
-            start_at=booking.start_at, total_minor=booking.total_minor,
-            deposit_minor=booking.deposit_minor,
-            approval_window_hours=snap.get("approval_window_hours",
-                                           booking.studio.approval_window_hours),
-            balance_lead_hours=snap.get("balance_lead_hours",
-                                        booking.studio.balance_lead_hours))
-
-    chosen = plan(booking.status == Booking.Status.AWAITING_APPROVAL)
-    if booking.confirm_on_payment and chosen.mode == "setup":
-        # A booking that waits for its deposit needs money now, not a saved card: when an
-        # authorization would not outlast the approval window, the deposit is charged.
-        chosen = plan(False)
-    return chosen
+    return _capture_plan(
+        requires_approval=booking.status == Booking.Status.AWAITING_APPROVAL,
+        confirm_on_payment=booking.confirm_on_payment, now=now,
+        start_at=booking.start_at, total_minor=booking.total_minor,
+        deposit_minor=booking.deposit_minor,
+        approval_window_hours=snap.get("approval_window_hours",
+                                       booking.studio.approval_window_hours),
+        balance_lead_hours=snap.get("balance_lead_hours", booking.studio.balance_lead_hours))
 
 
 def unopened_payment(booking: Booking) -> Payment | None:
