@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from studiobook.bookings import services as bookings
-from studiobook.bookings.errors import IllegalTransition
+from studiobook.bookings.errors import IllegalTransition, ResourceBusy
 from studiobook.bookings.models import Booking
 from studiobook.notify.models import Notification
 from studiobook.payments import recovery
@@ -167,16 +167,24 @@ def test_an_admin_may_still_approve_or_reject_it_by_hand(deposit_world, book, co
     assert rejected.status == "rejected"
 
 
-def test_the_sweep_confirms_what_a_crash_left_paid_but_waiting(deposit_world, book, committed,
-                                                               monkeypatch):
+@pytest.mark.parametrize("interruption", ["crash", "busy"])
+def test_the_sweep_confirms_what_was_left_paid_but_waiting(deposit_world, book, committed,
+                                                           monkeypatch, interruption):
     world = deposit_world
     booking = book(service=world["deposit_service"])
-    with monkeypatch.context() as crash:  # the process dies right after the payment commits
-        crash.setattr(payments, "_confirm_if_paid", lambda payment: None)
+
+    def busy(**kwargs):
+        raise ResourceBusy("the booking is locked by another request")
+
+    with monkeypatch.context() as patch:
+        if interruption == "crash":  # the process dies right after the payment commits
+            patch.setattr(payments, "_confirm_if_paid", lambda payment: None)
+        else:  # the booking stays locked past the lock timeout: the desk is not refused
+            patch.setattr(payments.booking_services, "confirm_paid_booking", busy)
         committed(payments.record_offline_payment, actor=world["admin"], booking=booking,
                   amount_minor=DEPOSIT)
     booking.refresh_from_db()
-    assert booking.status == "awaiting_approval"
+    assert (booking.status, payments.paid_minor(booking)) == ("awaiting_approval", DEPOSIT)
 
     assert committed(recovery.recover, now=NOW)["confirmed"] == 0  # within the grace period
     Booking.objects.filter(pk=booking.pk).update(updated_at=NOW - timedelta(minutes=5))

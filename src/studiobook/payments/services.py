@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from django.utils import timezone
 from studiobook import scheduling as core
 from studiobook.bookings import events
 from studiobook.bookings import services as booking_services
+from studiobook.bookings.errors import ResourceBusy
 from studiobook.bookings.models import Booking
 from studiobook.payments import ledger
 from studiobook.payments.errors import GatewayFailure, PaymentStateError
@@ -47,6 +49,7 @@ from studiobook.studios import audit
 from studiobook.studios.errors import InvalidInput
 from studiobook.studios.permissions import require_admin, require_team
 
+logger = logging.getLogger(__name__)
 Purpose = Payment.Purpose
 UNCAPTURED = ("requires_payment_method", "requires_confirmation", "requires_action",
               "requires_capture", "processing")
@@ -261,13 +264,19 @@ def _confirm_if_paid(payment: Payment) -> None:
     """Confirm the payment's booking (``bookings.services.confirm_paid_booking``) when it
     waits only for its due-now payment and this is that payment, now authorized or paid.
     Runs after the payment's transaction committed; idempotent (a duplicated webhook finds
-    the booking confirmed and does nothing)."""
+    the booking confirmed and does nothing). A booking locked past the lock timeout is left
+    to the recovery sweep (``payments.recovery``, step 7), so the payment's caller (a
+    webhook, the desk) never fails for it."""
     booking = payment.booking
     if (payment.purpose in (Purpose.FULL, Purpose.DEPOSIT)
             and payment.status in ("requires_capture", "succeeded")
             and booking.confirm_on_payment
             and booking.status == Booking.Status.AWAITING_APPROVAL):
-        booking_services.confirm_paid_booking(booking=booking)
+        try:
+            booking_services.confirm_paid_booking(booking=booking)
+        except ResourceBusy:
+            logger.warning("booking %s is paid but busy: the recovery sweep confirms it",
+                           booking.code)
 
 
 def _customer(gateway: PaymentGateway, user) -> PaymentCustomer:
