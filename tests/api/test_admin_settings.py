@@ -87,3 +87,10 @@ def test_the_unpaid_limits_are_settings_of_the_api(api, studio, admin_user):
     studio.refresh_from_db()
     assert (studio.max_unpaid_bookings, studio.max_unpaid_hours,
             studio.first_booking_rule) == (2, 6, "approval")
+
+
+def test_the_deposit_first_booking_rule_is_a_setting_of_the_api(api, studio, admin_user):
+    status, body = api.put(SETTINGS, {"first_booking_rule": "deposit"}, user=admin_user)
+    assert (status, body["first_booking_rule"]) == (200, "deposit")
+    studio.refresh_from_db()
+    assert studio.first_booking_rule == "deposit"

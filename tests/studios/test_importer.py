@@ -514,10 +514,11 @@ def test_the_unpaid_limits_come_from_the_studio_file(db, tmp_path):
 
 def test_a_bad_first_booking_rule_in_the_studio_file_names_the_key(db, tmp_path):
     text = MINIMAL.replace('time_zone = "America/Toronto"\n', 'time_zone = "America/Toronto"\n'
-                           'first_booking_rule = "deposit"\nmax_unpaid_bookings = 0\n', 1)
+                           'first_booking_rule = "prepay"\nmax_unpaid_bookings = 0\n', 1)
     with pytest.raises(StudioFileError) as raised:
         import_studio_file(write(tmp_path, text))
     message = str(raised.value)
-    assert "studio.first_booking_rule: must be one of 'none', 'approval'" in message
+    assert ("studio.first_booking_rule: must be one of 'none', 'approval', 'deposit'"
+            in message)
     assert "studio.max_unpaid_bookings" in message
     assert Studio.objects.count() == 0

@@ -362,6 +362,20 @@ def test_queue_lists_awaiting_bookings_newest_first_with_authorization_warning(c
         "Approve selected", "Reject selected"]
 
 
+def test_queue_says_which_bookings_their_deposit_confirms(client, world, make_user):
+    world["studio"].first_booking_rule = "deposit"
+    world["studio"].save()
+    waiting = book(world, service=world["lockout"])
+    vetted = book(world, actor=make_user(email="new@example.test"),
+                  start=TUESDAY_10AM + timedelta(days=1))
+    client.force_login(world["admin"])
+    html = page(client.get(APPROVALS))
+    rows = {r.get("data-booking-code"): [text(p) for p in r.xpath(".//p[@class]")]
+            for r in html.xpath("//table[@class='approval-table']/tbody/tr")}
+    assert rows == {waiting.code: ["First booking here: paying the booking confirms it"],
+                    vetted.code: []}
+
+
 @pytest.mark.parametrize(("capture_in", "warning"), [
     (timedelta(hours=2), "⚠ Card authorization expires Mon 23 Nov 09:00 — approve before then "
                          "or the artist is asked to pay again."),

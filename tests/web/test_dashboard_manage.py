@@ -736,13 +736,23 @@ def test_the_unpaid_limits_and_first_booking_rule_are_on_the_settings_page(admin
     assert (value_of(response, "id_max_unpaid_bookings"),
             value_of(response, "id_max_unpaid_hours")) == ("4", "12")
     assert page(response).xpath("//select[@id='id_first_booking_rule']/option/@value") == [
-        "none", "approval"]
+        "none", "approval", "deposit"]
     response = admin.post(url("dashboard-settings"), settings_form(
         max_unpaid_bookings="2", max_unpaid_hours="6", first_booking_rule="approval"))
     assert response.status_code == 302
     studio.refresh_from_db()
     assert (studio.max_unpaid_bookings, studio.max_unpaid_hours, studio.first_booking_rule) == (
         2, 6, "approval")
+    response = admin.post(url("dashboard-settings"), settings_form(
+        max_unpaid_bookings="2", max_unpaid_hours="6", first_booking_rule="deposit"))
+    assert response.status_code == 302
+    studio.refresh_from_db()
+    assert studio.first_booking_rule == "deposit"
+    response = admin.post(url("dashboard-settings"), settings_form(
+        max_unpaid_bookings="2", max_unpaid_hours="6", first_booking_rule="prepay"))
+    assert response.status_code == 422
+    studio.refresh_from_db()
+    assert studio.first_booking_rule == "deposit"
     response = admin.post(url("dashboard-settings"), settings_form(max_unpaid_bookings="0"))
     assert response.status_code == 422
     studio.refresh_from_db()

@@ -274,6 +274,27 @@ def test_awaiting_approval_explains_what_happens_next(client, world):
     assert {"Reschedule", "Cancel booking", "Receipt"} <= set(links)
 
 
+def test_a_booking_waiting_for_its_deposit_says_paying_confirms_it(client, world,
+                                                                    make_service, api):
+    world["studio"].first_booking_rule = "deposit"
+    world["studio"].save()
+    world["mixing"] = make_service(name="Mixing", deposit_percent=50)
+    booking = book(world, WED_10, service="mixing")
+    client.force_login(world["artist"])
+    tree = parse(client.get(reverse("web:booking", args=[booking.code])))
+    assert texts(tree.xpath("//h1")) == ["Awaiting approval: Mixing at Northside Sound"]
+    assert texts(tree.xpath("//p[@class='deposit-confirms']")) == [
+        "Paying the deposit confirms it at once."]
+    body = api.get(f"/bookings/{booking.code}", user=world["artist"])[1]
+    assert (body["status"], body["confirm_on_payment"]) == ("awaiting_approval", True)
+
+    waiting = book(world, THU_10, service="lockout")  # needs approval: no such line
+    tree = parse(client.get(reverse("web:booking", args=[waiting.code])))
+    assert tree.xpath("//p[@class='deposit-confirms']") == []
+    assert api.get(f"/bookings/{waiting.code}", user=world["artist"])[1][
+        "confirm_on_payment"] is False
+
+
 def test_an_authorized_card_is_explained(client, world):
     booking = book(world, WED_10, service="lockout")
     Payment.objects.filter(booking=booking).update(status="requires_capture",

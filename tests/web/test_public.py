@@ -531,6 +531,31 @@ def test_the_hold_page_counts_down_and_confirming_books_it(client, world, held):
         f"/me/bookings/{booking.code}"]
 
 
+def test_the_hold_page_tells_a_first_timer_what_the_first_booking_rule_asks(client, world,
+                                                                            held):
+    world["service"].requires_approval = False
+    world["service"].save()
+    studio = world["studio"]
+
+    def notes() -> list[str]:
+        doc = parse(client.get(f"/holds/{held.token}"))
+        return [text(p) for p in doc.xpath("//section[@aria-labelledby='pay-heading']/p")]
+
+    paying = "Pay at the studio or by invoice; the studio records your payment."
+    release = "Release gives the slot back at once, for anyone to book."
+    assert notes() == [paying, release]
+    studio.first_booking_rule = "deposit"
+    studio.save()
+    assert notes() == [paying, "As your first booking at Northside Sound, it shows “Awaiting "
+                               "approval” until the studio records your payment: that confirms "
+                               "it at once.", release]
+    studio.first_booking_rule = "approval"
+    studio.save()
+    assert notes() == [paying, "This booking needs the studio's approval: it shows “Awaiting "
+                               "approval” until they answer, and we email you within 48 hours.",
+                       release]
+
+
 def test_someone_elses_hold_is_404_and_a_guest_must_sign_in(client, world, held, make_user):
     client.force_login(make_user())
     assert client.get(f"/holds/{held.token}").status_code == 404

@@ -115,7 +115,7 @@ class StudioOut(Schema):
     balance_lead_hours: int
     max_unpaid_bookings: int
     max_unpaid_hours: int
-    first_booking_rule: Literal["none", "approval"]
+    first_booking_rule: Literal["none", "approval", "deposit"]
 
 
 class RoomOut(Schema):
@@ -414,6 +414,9 @@ class BookingOut(Schema):
     notes: str
     is_override: bool
     status_reason: str
+    confirm_on_payment: bool = Field(
+        description="awaiting approval only for its deposit: paying (or authorizing) the "
+                    "due-now payment confirms it (the studio's first_booking_rule deposit)")
     created_at: datetime
 
 
@@ -531,9 +534,11 @@ class StudioSettingsIn(Schema):
     platform_fee_basis_points: _setting("platform_fee_basis_points") = None
     max_unpaid_bookings: _setting("max_unpaid_bookings") = None
     max_unpaid_hours: _setting("max_unpaid_hours") = None
-    first_booking_rule: Literal["none", "approval"] | None = Field(
+    first_booking_rule: Literal["none", "approval", "deposit"] | None = Field(
         None, description="what an artist's first booking at the studio needs (no completed "
-                          "or paid booking there yet): none, or the studio's approval")
+                          "or paid booking there yet): none, the studio's approval, or its "
+                          "deposit (it waits for approval until the deposit, or the full "
+                          "price without one, is paid or authorized, which confirms it)")
 
 
 class CalendarItemOut(Schema):

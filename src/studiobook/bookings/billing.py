@@ -27,6 +27,11 @@ class Billing(Protocol):
     def paid_minor(self, booking) -> int:
         """Captured minus refunded, in minor units: what a cancellation refund is a share of."""
 
+    def due_now_secured(self, booking) -> bool:
+        """Whether the booking's due-now payment (the deposit, or the full amount when there
+        is no deposit) is authorized or paid in full: what confirms a booking that waits for
+        it (``Booking.confirm_on_payment``). False when it has none."""
+
     def record_create(self, booking) -> None:
         """Inside the booking's transaction: write its payment rows (the due-now payment,
         deposit or full, and the scheduled balance) in their initial state. No gateway call."""
@@ -58,6 +63,9 @@ class Billing(Protocol):
 class NullBilling:
     def paid_minor(self, booking) -> int:
         return 0
+
+    def due_now_secured(self, booking) -> bool:
+        return False
 
     def record_create(self, booking) -> None:
         pass

@@ -109,6 +109,11 @@ class Booking(models.Model):
     policy_snapshot = models.JSONField(default=dict, blank=True)
     reschedule_count = models.PositiveIntegerField(default=0)
     is_override = models.BooleanField(default=False)
+    # Why an awaiting booking waits (issue 9, section 4): True when it waits only for its
+    # due-now payment (the studio's first_booking_rule "deposit" for a first-time artist), so
+    # that payment confirms it (bookings.services.confirm_paid_booking); False when it waits
+    # for an admin (a service or studio requiring approval, or first_booking_rule "approval").
+    confirm_on_payment = models.BooleanField(default=False)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
         related_name="+",

@@ -376,11 +376,39 @@ def is_first_time_artist(*, studio: Studio, artist) -> bool:
         status__in=(Status.CONFIRMED, Status.AWAITING_APPROVAL, Status.NO_SHOW)))
 
 
+def first_booking_requirement(*, studio: Studio, artist) -> str:
+    """What ``studio.first_booking_rule`` asks of this artist's booking: the rule's value
+    (``Studio.FirstBookingRule``: ``approval`` or ``deposit``) when ``artist`` is a first-time
+    artist here (``is_first_time_artist``), else ``none``."""
+    rule = studio.first_booking_rule
+    if rule == Studio.FirstBookingRule.NONE or not is_first_time_artist(studio=studio,
+                                                                        artist=artist):
+        return Studio.FirstBookingRule.NONE
+    return rule
+
+
 def first_booking_needs_approval(*, studio: Studio, artist) -> bool:
     """Whether ``studio.first_booking_rule`` makes this booking wait for approval: the rule
-    is ``approval`` and ``artist`` is a first-time artist here."""
-    return (studio.first_booking_rule == Studio.FirstBookingRule.APPROVAL
-            and is_first_time_artist(studio=studio, artist=artist))
+    is ``approval`` or ``deposit`` (which waits for the deposit) and ``artist`` is a
+    first-time artist here."""
+    return first_booking_requirement(studio=studio,
+                                     artist=artist) != Studio.FirstBookingRule.NONE
+
+
+def first_booking_wait(*, studio: Studio, service: Service, artist,
+                       total_minor: int) -> tuple[bool, bool]:
+    """What the first-booking rule does to a booking of ``service`` priced ``total_minor``
+    (minor units) by ``artist``, an artist the rule applies to (``is_limited_artist``): a
+    pair (waits for approval, confirmed by its payment). ``approval``: (True, False);
+    ``deposit``: (True, True), or (True, False) when the service or studio requires approval
+    anyway (an admin decides), or (False, False) for a free booking; otherwise, or for an
+    artist who is not a first-timer, (False, False)."""
+    requirement = first_booking_requirement(studio=studio, artist=artist)
+    if requirement == Studio.FirstBookingRule.APPROVAL:
+        return True, False
+    if requirement == Studio.FirstBookingRule.DEPOSIT and total_minor > 0:
+        return True, not needs_approval(studio, service)
+    return False, False
 
 
 # --- holds -------------------------------------------------------------------------------------
@@ -508,7 +536,10 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
     whom a studio books for: the booking, its emails and its payment are theirs; by default
     the booking is ``actor``'s. An artist booking for themselves stays within the studio's
     unpaid-booking limits (``check_unpaid_limits``, checked under the artist's lock), and with
-    ``first_booking_rule = approval`` a first-time artist's booking awaits approval; the
+    ``first_booking_rule = approval`` a first-time artist's booking awaits approval; with
+    ``deposit`` it awaits approval with ``confirm_on_payment`` set, and paying (or
+    authorizing) its due-now payment confirms it (``confirm_paid_booking``; a free booking is
+    confirmed at once, and one that needs approval anyway keeps waiting for an admin); the
     studio's team, admin bookings for someone and overrides are exempt
     (``is_limited_artist``). Its payment rows are written in the booking's transaction
     (``billing().record_create``); after commit billing opens the payment at the gateway (a
@@ -555,15 +586,16 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
             exclude = Exclusions(hold_ids=frozenset({hold.id}) if hold else frozenset())
             limited = is_limited_artist(actor=actor, studio=studio, source=source,
                                         artist=artist, override=override)
-            first_time_approval = False
+            first_time_approval = confirm_on_payment = False
 
             def within_unpaid_limits() -> None:
-                nonlocal first_time_approval
+                nonlocal first_time_approval, confirm_on_payment
                 if limited:
                     check_unpaid_limits(studio=studio, artist=actor,
                                         adding_minutes=duration_minutes, now=now)
-                    first_time_approval = first_booking_needs_approval(studio=studio,
-                                                                       artist=actor)
+                    first_time_approval, confirm_on_payment = first_booking_wait(
+                        studio=studio, service=service, artist=actor,
+                        total_minor=quote.total_minor)
 
             reservation = _reserve(studio=studio, service=service, start_at=start_at,
                                    duration_minutes=duration_minutes, now=now, room_id=room_id,
@@ -585,6 +617,7 @@ def create_booking(*, actor, studio: Studio, service: Service | None = None,
                 deposit_minor=quote.deposit_minor,
                 price_snapshot=pricing.quote_snapshot(quote),
                 policy_snapshot=policies.snapshot(studio, service), is_override=override,
+                confirm_on_payment=confirm_on_payment,
             )
             BookingStaff.objects.bulk_create(
                 [BookingStaff(booking=booking, staff_id=s) for s in reservation.staff_ids])
@@ -664,6 +697,43 @@ def approve_booking(*, actor, booking: Booking, note: str = "",
     booking = _transition(actor=actor, booking=booking, action="approve", now=now,
                           approved_by=actor, approved_at=now, approval_note=note)
     billing().after_approve(booking, actor)
+    return booking
+
+
+class _NotPaidYet(Exception):
+    """Inside ``confirm_paid_booking``: the booking does not qualify; roll back."""
+
+
+def confirm_paid_booking(*, booking: Booking, now: datetime | None = None) -> Booking | None:
+    """awaiting_approval -> confirmed, with no user acting: the internal path by which a
+    payment confirms a booking that waits only for it (``Booking.confirm_on_payment``, set by
+    ``create_booking`` under ``first_booking_rule = deposit``; issue 9, section 4).
+
+    Called by payments once a due-now payment is paid or authorized (the desk recorded it,
+    or the Stripe PaymentIntent reached ``requires_capture`` or ``succeeded``). Under the
+    booking's row lock it re-checks that the booking still awaits approval, has
+    ``confirm_on_payment`` and that ``billing().due_now_secured`` holds; then it is the same
+    transition as ``approve_booking`` (audited ``booking.approve`` with no actor,
+    ``approved_by`` empty, the ``booking.confirmed`` event with ``approved=True``), and
+    billing captures the authorization (``after_approve``). Returns the confirmed booking, or
+    None when nothing was done: not such a booking, not paid yet, or already decided (a
+    second webhook, an admin's approval or rejection first). Not a permission bypass: it
+    confirms only what the studio's own rule says a payment confirms. Raises ResourceBusy
+    (a lock timeout; the caller retries, e.g. Stripe redelivers)."""
+    now = now or timezone.now()
+
+    def only_if_paid(locked: Booking) -> None:
+        if not locked.confirm_on_payment or not billing().due_now_secured(locked):
+            raise _NotPaidYet
+
+    try:
+        booking = _transition(actor=None, booking=booking, action="approve", now=now,
+                              details={"confirmed_by": "payment"}, within=only_if_paid,
+                              approved_by=None, approved_at=now,
+                              approval_note="confirmed by the payment of the deposit")
+    except (_NotPaidYet, IllegalTransition):
+        return None
+    billing().after_approve(booking, None)
     return booking
 
 

@@ -22,7 +22,11 @@ What it does, in order (``recover``):
 4. canceled or rejected bookings with an uncaptured intent still open: canceled;
 5. refunds still ``pending`` (reserved, never sent, or refused as retryable): sent;
 6. reschedule fees written but never charged (Stripe only; offline fees are paid at the
-   studio): charged.
+   studio): charged;
+7. bookings waiting for their deposit (``Booking.confirm_on_payment``) whose due-now payment
+   is authorized or paid but that are still awaiting approval (the process died between the
+   payment's commit and the confirmation): confirmed (``confirm_paid_booking``, which also
+   captures).
 
 Issue 10 will turn each of these into a durable money-action row (capture, refund, transfer)
 written in the deciding transaction and carried out by a retried task; the sweep then only
@@ -40,6 +44,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from studiobook.bookings.models import Booking
+from studiobook.bookings.services import confirm_paid_booking
 from studiobook.payments import services
 from studiobook.payments.errors import GatewayFailure
 from studiobook.payments.models import Payment, Refund
@@ -88,7 +93,7 @@ def recover(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     before = now - grace()
     counts = {"repaired": repair_missing_payments(now=now), "opened": 0, "captured": 0,
-              "canceled": 0, "refunds": 0, "fees": 0}
+              "canceled": 0, "refunds": 0, "fees": 0, "confirmed": 0}
 
     unopened = (Payment.objects.select_related("booking", "booking__studio", "booking__user")
                 .filter(purpose__in=(Purpose.FULL, Purpose.DEPOSIT), intent_id__isnull=True,
@@ -133,4 +138,13 @@ def recover(*, now: datetime | None = None) -> dict[str, int]:
     for fee in fees:
         services.charge_saved_card(fee)
         counts["fees"] += 1
+
+    waiting = (Booking.objects.filter(status=Booking.Status.AWAITING_APPROVAL,
+                                      confirm_on_payment=True, updated_at__lte=before,
+                                      payments__purpose__in=(Purpose.FULL, Purpose.DEPOSIT),
+                                      payments__status__in=("requires_capture", "succeeded"))
+               .distinct())
+    for booking in waiting:
+        if confirm_paid_booking(booking=booking, now=now) is not None:
+            counts["confirmed"] += 1
     return counts

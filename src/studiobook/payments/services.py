@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,8 @@ from django.utils import timezone
 
 from studiobook import scheduling as core
 from studiobook.bookings import events
+from studiobook.bookings import services as booking_services
+from studiobook.bookings.errors import ResourceBusy
 from studiobook.bookings.models import Booking
 from studiobook.payments import ledger
 from studiobook.payments.errors import GatewayFailure, PaymentStateError
@@ -46,6 +49,7 @@ from studiobook.studios import audit
 from studiobook.studios.errors import InvalidInput
 from studiobook.studios.permissions import require_admin, require_team
 
+logger = logging.getLogger(__name__)
 Purpose = Payment.Purpose
 UNCAPTURED = ("requires_payment_method", "requires_confirmation", "requires_action",
               "requires_capture", "processing")
@@ -231,7 +235,48 @@ def apply_intent(payment: Payment, intent: IntentResult, *,
             ledger.record_capture(locked, delta)
         else:
             locked.save()
+    # After the payment's transaction: a booking that waits for this payment is confirmed.
+    _confirm_if_paid(locked)
     return locked
+
+
+def due_now_payment(booking: Booking, payments: list[Payment] | None = None
+                    ) -> Payment | None:
+    """The booking's due-now payment (``full`` or ``deposit``, the first written); None for
+    a free booking."""
+    payments = list(booking.payments.all()) if payments is None else payments
+    due_now = [p for p in payments if p.purpose in (Purpose.FULL, Purpose.DEPOSIT)]
+    return min(due_now, key=lambda p: p.id, default=None)
+
+
+def due_now_secured(booking: Booking) -> bool:
+    """Whether the booking's due-now payment is authorized (``requires_capture``) or paid in
+    full (``succeeded`` with its whole amount captured): what confirms a booking with
+    ``confirm_on_payment`` (issue 9, section 4). A saved card (setup mode) is not enough."""
+    payment = due_now_payment(booking)
+    return payment is not None and (
+        payment.status == "requires_capture"
+        or (payment.status == "succeeded"
+            and payment.amount_captured_minor >= payment.amount_minor))
+
+
+def _confirm_if_paid(payment: Payment) -> None:
+    """Confirm the payment's booking (``bookings.services.confirm_paid_booking``) when it
+    waits only for its due-now payment and this is that payment, now authorized or paid.
+    Runs after the payment's transaction committed; idempotent (a duplicated webhook finds
+    the booking confirmed and does nothing). A booking locked past the lock timeout is left
+    to the recovery sweep (``payments.recovery``, step 7), so the payment's caller (a
+    webhook, the desk) never fails for it."""
+    booking = payment.booking
+    if (payment.purpose in (Purpose.FULL, Purpose.DEPOSIT)
+            and payment.status in ("requires_capture", "succeeded")
+            and booking.confirm_on_payment
+            and booking.status == Booking.Status.AWAITING_APPROVAL):
+        try:
+            booking_services.confirm_paid_booking(booking=booking)
+        except ResourceBusy:
+            logger.warning("booking %s is paid but busy: the recovery sweep confirms it",
+                           booking.code)
 
 
 def _customer(gateway: PaymentGateway, user) -> PaymentCustomer:
@@ -273,20 +318,36 @@ def _open_intent(payment: Payment, *, save_payment_method: bool) -> Payment:
 
 # --- the booking's payment ------------------------------------------------------------------
 
-def checkout_plan(*, studio, service, start_at: datetime, quote,
+def checkout_plan(*, studio, service, start_at: datetime, quote, artist=None,
                   now: datetime | None = None) -> core.policies.CapturePlan:
     """What :func:`start_checkout` will do for a web booking of ``service`` starting at
     ``start_at`` (UTC) and priced ``quote`` (``scheduling.Quote``), booked at ``now``: how
     much is taken now, on approval and later, and when. Pages show it before the booking
     exists, from the same inputs the booking will snapshot (approval as
-    ``bookings.services.needs_approval``, the studio's approval window and balance lead)."""
-    from studiobook.bookings.services import needs_approval
-
-    return core.policies.capture_plan(
-        requires_approval=needs_approval(studio, service), now=now or timezone.now(),
-        start_at=start_at, total_minor=quote.total_minor, deposit_minor=quote.deposit_minor,
+    ``bookings.services.needs_approval``, the studio's approval window and balance lead);
+    with ``artist`` (the user who will book) also the studio's first-booking rule, as
+    ``create_booking`` applies it (``bookings.services.first_booking_wait``)."""
+    waits = confirms = False
+    if artist is not None and booking_services.is_limited_artist(actor=artist, studio=studio):
+        waits, confirms = booking_services.first_booking_wait(
+            studio=studio, service=service, artist=artist, total_minor=quote.total_minor)
+    return _capture_plan(
+        requires_approval=booking_services.needs_approval(studio, service) or waits,
+        confirm_on_payment=confirms, now=now or timezone.now(), start_at=start_at,
+        total_minor=quote.total_minor, deposit_minor=quote.deposit_minor,
         approval_window_hours=studio.approval_window_hours,
         balance_lead_hours=studio.balance_lead_hours)
+
+
+def _capture_plan(*, requires_approval: bool, confirm_on_payment: bool,
+                  **terms) -> core.policies.CapturePlan:
+    """``scheduling.policies.capture_plan``, except that a booking waiting for its deposit
+    (``confirm_on_payment``) needs money now, not a saved card: when an authorization would
+    not outlast the approval window (mode ``setup``), the deposit is charged at once."""
+    plan = core.policies.capture_plan(requires_approval=requires_approval, **terms)
+    if confirm_on_payment and plan.mode == "setup":
+        plan = core.policies.capture_plan(requires_approval=False, **terms)
+    return plan
 
 
 def create_payment_rows(booking: Booking, *, now: datetime | None = None) -> Payment | None:
@@ -321,8 +382,9 @@ def create_payment_rows(booking: Booking, *, now: datetime | None = None) -> Pay
 
 def _plan_for(booking: Booking, now: datetime) -> core.policies.CapturePlan:
     snap = booking.policy_snapshot or {}
-    return core.policies.capture_plan(
-        requires_approval=booking.status == Booking.Status.AWAITING_APPROVAL, now=now,
+    return _capture_plan(
+        requires_approval=booking.status == Booking.Status.AWAITING_APPROVAL,
+        confirm_on_payment=booking.confirm_on_payment, now=now,
         start_at=booking.start_at, total_minor=booking.total_minor,
         deposit_minor=booking.deposit_minor,
         approval_window_hours=snap.get("approval_window_hours",
@@ -482,6 +544,9 @@ def record_offline_payment(*, actor, booking: Booking, amount_minor: int,
         audit.record(studio=booking.studio, actor=actor, action="payment.record_offline",
                      entity="booking", entity_id=booking.code,
                      diff={"amount_minor": amount_minor, "note": note})
+    due_now = due_now_payment(booking, open_payments)
+    if due_now is not None:
+        _confirm_if_paid(due_now)
     return touched
 
 
@@ -600,6 +665,9 @@ class PaymentsBilling:
 
     def paid_minor(self, booking) -> int:
         return paid_minor(booking)
+
+    def due_now_secured(self, booking) -> bool:
+        return due_now_secured(booking)
 
     def record_create(self, booking) -> None:
         create_payment_rows(booking)

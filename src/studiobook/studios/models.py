@@ -28,7 +28,9 @@ class Studio(models.Model):
     ``max_active_holds`` how many live holds one artist may keep at this studio;
     ``max_unpaid_bookings`` and ``max_unpaid_hours`` how many upcoming unpaid bookings (and
     hours of them) one artist may have; ``first_booking_rule`` what an artist's first booking
-    here needs (``approval``: it waits for the studio like a service that requires approval).
+    here needs (``approval``: it waits for the studio like a service that requires approval;
+    ``deposit``: it waits until its due-now payment, the deposit or else the full price, is
+    paid or authorized, which confirms it; see ``bookings.services.confirm_paid_booking``).
     """
 
     slug = models.SlugField(max_length=64, unique=True)
@@ -66,6 +68,7 @@ class Studio(models.Model):
     class FirstBookingRule(models.TextChoices):
         NONE = "none", "No extra rule"
         APPROVAL = "approval", "The studio approves it"
+        DEPOSIT = "deposit", "Paying the deposit confirms it"
 
     max_unpaid_bookings = models.PositiveIntegerField(
         default=4, help_text="upcoming unpaid bookings one artist may have at once")

@@ -86,6 +86,7 @@ def booking_out(booking: Booking, *, viewer) -> dict:
         "notes": booking.notes,
         "is_override": booking.is_override,
         "status_reason": booking.status_reason,
+        "confirm_on_payment": booking.confirm_on_payment,
         "created_at": booking.created_at,
     }
 

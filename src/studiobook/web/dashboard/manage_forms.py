@@ -565,7 +565,8 @@ class SettingsForm(forms.Form):
     first_booking_rule = forms.ChoiceField(
         label="An artist's first booking here", choices=[
             ("none", "Follows the rules above"),
-            ("approval", "Waits for your approval")],
+            ("approval", "Waits for your approval"),
+            ("deposit", "Waits for its deposit: paying it confirms the booking")],
         help_text="For artists with no completed or paid booking at this studio yet.")
     approval_window_hours = forms.IntegerField(
         label="Approval window (hours)", **_limits("approval_window_hours"),

@@ -161,6 +161,19 @@ def _policy_context(studio: Studio, service: Service) -> dict:
     }
 
 
+def _first_booking_context(studio: Studio, service: Service, artist, quote) -> dict:
+    """What the studio's first-booking rule does to ``artist``'s booking, for the hold page
+    (``bookings.services.first_booking_wait``, as ``create_booking`` applies it):
+    ``requires_approval`` when an admin must approve it, ``deposit_confirms`` when paying
+    its due-now payment confirms it."""
+    if not services.is_limited_artist(actor=artist, studio=studio):
+        return {"deposit_confirms": False}
+    waits, confirms = services.first_booking_wait(studio=studio, service=service,
+                                                  artist=artist, total_minor=quote.total_minor)
+    return {"deposit_confirms": confirms, **({"requires_approval": True}
+                                             if waits and not confirms else {})}
+
+
 def _summary(studio: Studio, cancellation: core_policies.CancellationPolicy,
              reschedule: core_policies.ReschedulePolicy) -> str:
     return core_policies.describe(cancellation, reschedule, studio.time_zone,
@@ -538,11 +551,12 @@ def _render_hold(request, hold: Hold, *, status: int = 200, error: str = ""):
         context.update({
             "quote": quote_rows(quote, payments.checkout_plan(
                 studio=studio, service=hold.service, start_at=hold.start_at, quote=quote,
-                now=now)),
+                artist=hold.user, now=now)),
             "remaining_seconds": remaining, "remaining_minutes": -(-remaining // 60),
             "card_payments": card,
             "confirm_label": "Continue to payment" if card else "Confirm booking",
             **_policy_context(studio, hold.service),
+            **_first_booking_context(studio, hold.service, hold.user, quote),
             "balance_lead_hours": studio.balance_lead_hours,
             "approval_window_hours": studio.approval_window_hours,
         })
