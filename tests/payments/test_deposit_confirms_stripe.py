@@ -13,7 +13,6 @@ from studiobook.notify.models import Notification
 from studiobook.payments.models import LedgerEntry, Payment, WebhookEvent
 from studiobook.studios.models import AuditLog
 from tests.payments.test_stripe_flow import INTENT, deliver, event, submit
-from tests.payments.test_stripe_flow import transport as transport  # the fixture
 
 CAPTURE = f"/v1/payment_intents/{INTENT}/capture"
 

@@ -9,30 +9,17 @@ import time
 from datetime import timedelta
 
 import pytest
-import stripe
 
 from studiobook.bookings.models import Booking
 from studiobook.payments import services
-from studiobook.payments.gateways import StripeGateway
 from studiobook.payments.models import LedgerEntry, Payment, PaymentCustomer, WebhookEvent
-from tests.payments.stripe_transport import RecordingTransport, load_fixture
+from tests.payments.conftest import SECRET
+from tests.payments.stripe_transport import load_fixture
 from tests.payments.test_webhook_signature import sign
 
-API_KEY = "sk_test_51SVwz2LkdIwHu7ixStudiobookTests"
-SECRET = "whsec_9f2Kc7LqXv3Np8Rt1Ws6Yb4Hd0Mj5Ga"
 INTENT = "pi_3SVx5WLkdIwHu7ix0hQmA1Zc"
 START = "2026-11-28T15:00:00Z"
 ADMIN = "/studios/northside/admin"
-
-
-@pytest.fixture
-def transport(monkeypatch, settings):
-    monkeypatch.setattr(stripe, "enable_telemetry", False)
-    settings.STRIPE_WEBHOOK_SECRET = SECRET
-    transport = RecordingTransport()
-    services.use_gateway(StripeGateway(API_KEY, SECRET, http_client=transport,
-                                       max_network_retries=0))
-    return transport
 
 
 @pytest.fixture

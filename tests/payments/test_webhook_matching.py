@@ -18,7 +18,6 @@ import json
 import time
 
 import pytest
-import stripe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,11 +25,10 @@ from studiobook.payments import services
 from studiobook.payments.gateways import StripeGateway
 from studiobook.payments.gateways.stripe_gateway import WEBHOOK_TOLERANCE_SECONDS
 from studiobook.payments.models import LedgerEntry, Payment, Refund, WebhookEvent, can_move
-from tests.payments.stripe_transport import RecordingTransport, load_fixture
+from tests.payments.conftest import API_KEY, SECRET
+from tests.payments.stripe_transport import load_fixture
 from tests.payments.test_webhook_signature import sign
 
-API_KEY = "sk_test_51SVwz2LkdIwHu7ixStudiobookTests"
-SECRET = "whsec_9f2Kc7LqXv3Np8Rt1Ws6Yb4Hd0Mj5Ga"
 INTENT = "pi_3SVx5WLkdIwHu7ix0hQmA1Zc"  # the PaymentIntent of the recorded fixtures
 FOREIGN = "pi_3TForeignIntegration0001"  # one this deployment never created
 START = "2026-11-28T15:00:00Z"
@@ -38,16 +36,6 @@ OTHER_START = "2026-11-29T15:00:00Z"
 PAYMENT_FIELDS = ("intent_id", "status", "amount_minor", "amount_captured_minor",
                   "amount_refunded_minor", "currency", "gateway", "last_error_code",
                   "last_error_message", "is_disputed", "action_url", "client_secret")
-
-
-@pytest.fixture
-def transport(monkeypatch, settings):
-    monkeypatch.setattr(stripe, "enable_telemetry", False)
-    settings.STRIPE_WEBHOOK_SECRET = SECRET
-    transport = RecordingTransport()
-    services.use_gateway(StripeGateway(API_KEY, SECRET, http_client=transport,
-                                       max_network_retries=0))
-    return transport
 
 
 @pytest.fixture
